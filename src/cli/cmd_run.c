@@ -1,0 +1,12 @@
+#include <stdio.h>
+
+#include "cli.h"
+
+/* Placeholder until its issue lands; replaced by the real command. */
+int cmd_run(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "biasdrift run: not available in this build yet\n");
+    return 2;
+}

@@ -1,0 +1,60 @@
+/* The engine: runs a bd_model. Owns the thread pool and scratch buffers; the
+ * KV cache (kv.h) holds one sequence's state. fp32 activations and accumulation.
+ * Outputs are identical for any thread count (threads split output rows, never
+ * a reduction). The engine never knows which accel strategy is active: weights
+ * are tagged tensors (tensor.h) and the cache has a codec (kv.h). */
+#ifndef BD_ENGINE_H
+#define BD_ENGINE_H
+
+#include <stdint.h>
+
+#include "../model/model.h"
+#include "../util/err.h"
+#include "kv.h"
+
+typedef struct bd_engine bd_engine;
+
+typedef struct bd_engine_opts {
+    int threads;          /* 0 = all cores */
+    int max_batch;        /* max tokens per forward call (prefill chunk); 0 = 512 */
+    const bd_kv_codec *kv_codec; /* NULL = full precision fp32 cache */
+    const void *kv_codec_params;
+} bd_engine_opts;
+
+int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_err *err);
+void bd_engine_free(bd_engine *e);
+const bd_config *bd_engine_config(const bd_engine *e);
+
+/* A fresh KV cache for up to max_tokens positions (0 = model max_seq). */
+int bd_engine_kv_new(bd_engine *e, int max_tokens, bd_kv **out, bd_err *err);
+
+/* Runs n tokens at the cache's current position (batched, causal), appending
+ * them to the cache. If logits != NULL: want_all ? n*vocab values : vocab
+ * values for the last token only. Fails (BD_EINPUT) if the cache would overflow. */
+int bd_forward(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n,
+               float *logits, int want_all, bd_err *err);
+
+/* logprobs[i] = ln P(ids[i+1] | ids[0..i]) for i in [0, n-1), in one batched pass. */
+int bd_score(bd_engine *e, const int32_t *ids, int n, float *logprobs, bd_err *err);
+
+/* Full-vocabulary softmax of the next token after ids[0..n). probs has vocab entries. */
+int bd_next_probs(bd_engine *e, const int32_t *ids, int n, float *probs, bd_err *err);
+
+typedef struct bd_sampling {
+    float temp;      /* 0 = greedy */
+    float top_p;     /* 1 = off */
+    int top_k;       /* 0 = off */
+    uint64_t seed;
+} bd_sampling;
+
+/* Called after each generated token; return nonzero to stop. May be NULL. */
+typedef int (*bd_token_cb)(void *ctx, int32_t token);
+
+/* Generates up to max_new tokens after the prompt; stops early at any id in
+ * stop[0..n_stop). *out (malloc'd, caller frees) receives the generated ids,
+ * not including the stop token. */
+int bd_generate(bd_engine *e, const int32_t *prompt, int n, int max_new,
+                const bd_sampling *s, const int32_t *stop, int n_stop,
+                bd_token_cb cb, void *cb_ctx, int32_t **out, int *n_out, bd_err *err);
+
+#endif
