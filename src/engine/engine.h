@@ -14,8 +14,16 @@
 
 typedef struct bd_engine bd_engine;
 
+/* Calibration hook (AWQ, Wanda): called with the fp32 input x[n*in] of every
+ * linear layer as the forward pass runs. which: "q","k","v","o","gate","up","down"
+ * (q/k/v and gate/up share one input; it is reported once per name). */
+typedef void (*bd_linear_observer)(void *ctx, int layer, const char *which,
+                                   const float *x, int n, int in);
+
 typedef struct bd_engine_opts {
     int threads;          /* 0 = all cores */
+    bd_linear_observer observer; /* NULL = none */
+    void *observer_ctx;
     int max_batch;        /* max tokens per forward call (prefill chunk); 0 = 512 */
     const bd_kv_codec *kv_codec; /* NULL = full precision fp32 cache */
     const void *kv_codec_params;
@@ -39,6 +47,11 @@ int bd_score(bd_engine *e, const int32_t *ids, int n, float *logprobs, bd_err *e
 
 /* Full-vocabulary softmax of the next token after ids[0..n). probs has vocab entries. */
 int bd_next_probs(bd_engine *e, const int32_t *ids, int n, float *probs, bd_err *err);
+
+/* Runs decoder block `layer` alone on x[n*dim] in place (full causal
+ * attention over these n tokens at positions 0..n-1, no cache). Used by
+ * sequential block-by-block calibration (AWQ, Wanda). */
+int bd_engine_block(bd_engine *e, int layer, float *x, int n, bd_err *err);
 
 typedef struct bd_sampling {
     float temp;      /* 0 = greedy */
