@@ -89,6 +89,16 @@ test: tests
 test-%: $$(filter $(BUILD)/tests/$$*/%,$(TEST_BINS))
 	@BIASDRIFT=./$(BIN) sh tests/run.sh $^
 
+# libFuzzer targets fuzz/fuzz_*.c (clang), linked with the tok, model and
+# util sources: `make fuzz` then e.g. $(BUILD)/fuzz/fuzz_gguf -max_total_time=30 DIR.
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	for f in $(wildcard fuzz/fuzz_*.c); do \
+	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(PKG_CFLAGS) \
+	    -o $(BUILD)/fuzz/$$(basename $$f .c) $$f $(call srcs_of,tok) $(call srcs_of,model) $(call srcs_of,util) $(LDLIBS) || exit 1; \
+	done
+
 clean:
 	rm -rf build biasdrift
 

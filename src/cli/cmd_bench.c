@@ -1,12 +1,118 @@
+/* biasdrift bench: prefill and decode speed, weight bytes read per decoded
+ * token and the achieved fraction of this machine's memory bandwidth. The
+ * token ids are a fixed pseudo-random sequence: speed does not depend on
+ * what the tokens say. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "cli.h"
+#include "session.h"
 
-/* Placeholder until its issue lands; replaced by the real command. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static size_t tensor_bytes(const bd_tensor *t) { return t ? t->nbytes : 0; }
+
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "biasdrift bench: not available in this build yet\n");
-    return 2;
+    bd_opt opts[] = {
+        {"--model", "-m", 1, "model: HF folder, .gguf or llama2.c .bin", NULL},
+        {"--threads", "-t", 1, "threads (default: all cores)", NULL},
+        {"--bw", NULL, 1, "memory bandwidth in GB/s (default: measured)", NULL},
+        {"--prefill", NULL, 1, "prefill batch in tokens (default 512)", NULL},
+        {"--decode", NULL, 1, "decode steps timed (default 32)", NULL},
+    };
+    const int no = (int)(sizeof opts / sizeof opts[0]);
+    int rc = bd_opts_parse(argc, argv, opts, no, "usage: biasdrift bench --model PATH [--threads N] [--bw GBPS]");
+    if (rc) return rc < 0 ? 0 : rc;
+    long long threads = 0, n_pre = 512, n_dec = 32;
+    double bw = 0;
+    if ((rc = bd_opt_int(opts, no, "--threads", 0, 1024, &threads)) ||
+        (rc = bd_opt_int(opts, no, "--prefill", 1, 1 << 20, &n_pre)) ||
+        (rc = bd_opt_int(opts, no, "--decode", 1, 1 << 20, &n_dec)) ||
+        (rc = bd_opt_float(opts, no, "--bw", 0.001, 1e6, &bw)))
+        return rc;
+    bd_err err = {0};
+    bd_session_opts so = {.model_path = bd_opt_get(opts, no, "--model"), .threads = (int)threads,
+                          .max_batch = (int)n_pre};
+    bd_session *s = NULL;
+    bd_kv *kv = NULL;
+    int32_t *tok = NULL;
+    float *logits = NULL;
+    if ((rc = bd_session_open(&so, &s, &err))) goto fail;
+    const bd_config *c = bd_engine_config(s->eng);
+    if (n_pre > c->max_seq) n_pre = c->max_seq;
+    if (n_dec + 1 > c->max_seq) n_dec = c->max_seq - 1;
+    tok = malloc(sizeof(int32_t) * (size_t)n_pre);
+    logits = malloc(sizeof(float) * (size_t)c->vocab_size);
+    if (!tok || !logits) { rc = bd_oom(&err, "bench"); goto fail; }
+    uint64_t x = 88172645463325252ull;
+    for (long long i = 0; i < n_pre; i++) {
+        x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+        tok[i] = (int32_t)(x % (uint64_t)c->vocab_size);
+    }
+    int max_pos = (int)(n_pre > n_dec + 1 ? n_pre : n_dec + 1);
+    if ((rc = bd_engine_kv_new(s->eng, max_pos, &kv, &err))) goto fail;
+
+    fprintf(stderr, "bench: warming up (first touch of the weights)\n");
+    if ((rc = bd_forward(s->eng, kv, tok, 1, logits, 0, &err))) goto fail;
+
+    fprintf(stderr, "bench: prefill of %lld tokens\n", n_pre);
+    bd_kv_reset(kv);
+    double t0 = now_s();
+    if ((rc = bd_forward(s->eng, kv, tok, (int)n_pre, logits, 0, &err))) goto fail;
+    double t_pre = now_s() - t0;
+
+    fprintf(stderr, "bench: %lld decode steps\n", n_dec);
+    bd_kv_reset(kv);
+    if ((rc = bd_forward(s->eng, kv, tok, 1, logits, 0, &err))) goto fail;
+    t0 = now_s();
+    for (long long i = 0; i < n_dec; i++)
+        if ((rc = bd_forward(s->eng, kv, &tok[(i + 1) % n_pre], 1, logits, 0, &err))) goto fail;
+    double t_dec = now_s() - t0;
+
+    /* weights read per decoded token: every linear layer, the head, one embedding row */
+    const bd_model *m = s->model;
+    size_t per_tok = tensor_bytes(m->output);
+    for (int l = 0; l < c->n_layers; l++) {
+        const bd_layer *L = &m->layers[l];
+        per_tok += tensor_bytes(L->wq) + tensor_bytes(L->wk) + tensor_bytes(L->wv) + tensor_bytes(L->wo) +
+                   tensor_bytes(L->w_gate) + tensor_bytes(L->w_up) + tensor_bytes(L->w_down);
+    }
+    if (m->tok_embd && m->tok_embd->shape[0] > 0) per_tok += m->tok_embd->nbytes / (size_t)m->tok_embd->shape[0];
+    const char *bw_src = "given";
+    if (bw <= 0) {
+        fprintf(stderr, "bench: measuring memory bandwidth\n");
+        bw = bd_engine_stream_gbps(s->eng, (size_t)1 << 30, 3);
+        bw_src = "measured";
+    }
+    double pre_tps = (double)n_pre / t_pre, dec_tps = (double)n_dec / t_dec;
+    double achieved = dec_tps * (double)per_tok / 1e9;
+    printf("model              %s\n", m->path);
+    printf("kernels            %s, %d threads\n", bd_engine_kernels(s->eng), bd_engine_threads(s->eng));
+    printf("weights            %.3f GB (%lld parameters)\n", (double)bd_model_weight_bytes(m) / 1e9,
+           (long long)bd_model_param_count(m));
+    printf("prefill            %8.2f tok/s   (%lld tokens in one batch, %.2f s)\n", pre_tps, n_pre, t_pre);
+    printf("decode             %8.2f tok/s   (%lld steps, %.1f ms/token)\n", dec_tps, n_dec, 1e3 * t_dec / n_dec);
+    printf("bytes per token    %.3f GB of weights read per decoded token\n", (double)per_tok / 1e9);
+    printf("achieved           %8.2f GB/s\n", achieved);
+    printf("memory bandwidth   %8.2f GB/s (%s)\n", bw, bw_src);
+    printf("ratio              %8.2f   (decode limit at this bandwidth: %.2f tok/s)\n", bw > 0 ? achieved / bw : 0,
+           per_tok ? bw * 1e9 / (double)per_tok : 0);
+    bd_kv_free(kv);
+    free(tok);
+    free(logits);
+    bd_session_free(s);
+    return 0;
+fail:
+    bd_kv_free(kv);
+    free(tok);
+    free(logits);
+    bd_session_free(s);
+    return bd_cli_report(&err);
 }

@@ -27,11 +27,17 @@ typedef struct bd_engine_opts {
     int max_batch;        /* max tokens per forward call (prefill chunk); 0 = 512 */
     const bd_kv_codec *kv_codec; /* NULL = full precision fp32 cache */
     const void *kv_codec_params;
+    int kern_level;       /* 0 = best the CPU has; 1 scalar, 2 AVX2, 3 AVX-512 (tests) */
 } bd_engine_opts;
 
 int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_err *err);
 void bd_engine_free(bd_engine *e);
 const bd_config *bd_engine_config(const bd_engine *e);
+const char *bd_engine_kernels(const bd_engine *e); /* "avx512", "avx2", "scalar" */
+int bd_engine_threads(const bd_engine *e);
+/* Memory read bandwidth in GB/s streamed by the engine's threads through a
+ * buffer of `bytes` (best of reps); 0 if the buffer cannot be allocated. */
+double bd_engine_stream_gbps(bd_engine *e, size_t bytes, int reps);
 
 /* A fresh KV cache for up to max_tokens positions (0 = model max_seq). */
 int bd_engine_kv_new(bd_engine *e, int max_tokens, bd_kv **out, bd_err *err);

@@ -1,6 +1,14 @@
 /* One in-memory model, whatever file it came from: hyperparameters, a table of
  * weight tensors (views into mmapped files, kept in their stored dtype), and
- * where its tokenizer and chat template come from. */
+ * where its tokenizer and chat template come from.
+ *
+ * Nothing is dequantized or converted at load time: every bd_tensor points at
+ * its stored bytes (F32/F16/BF16 or a GGML block format) in a read-only
+ * mapping, so a 7B BF16 model costs its file size in page cache, not 4x. The
+ * engine computes from the stored dtype directly, dequantizing block formats
+ * on the fly a row/block at a time (bd_dequant_row is the scalar reference).
+ * HF q/k rows stay in the rotate-half order (cfg.rope_interleaved = 0); GGUF
+ * and llama2.c keep the interleaved order (1): nothing is permuted at load. */
 #ifndef BD_MODEL_H
 #define BD_MODEL_H
 
@@ -32,6 +40,15 @@ typedef struct bd_config {
     int rope_interleaved;
     int tied;            /* output head shares token embeddings */
     int bos_id, eos_id;  /* -1 if unknown */
+    /* All end-of-sequence ids the config lists (HF eos_token_id may be a list;
+     * eos_id is its first entry). */
+    int n_eos;
+    int eos_ids[8];
+    /* GGUF only: llama.cpp's precomputed per-frequency rope divisors
+     * (tensor rope_freqs.weight, rope_dim/2 floats; Llama-3.x GGUFs carry
+     * their llama3 scaling this way): inv_freq[i] = theta^(-2i/rope_dim) /
+     * rope_freq_factors[i]. NULL when absent. Points into the mapping. */
+    const float *rope_freq_factors;
 } bd_config;
 
 typedef struct bd_layer {
@@ -72,5 +89,11 @@ bd_tensor *bd_model_tensor(bd_model *m, const char *name);
 /* Total bytes of weight data and parameter count. */
 size_t bd_model_weight_bytes(const bd_model *m);
 int64_t bd_model_param_count(const bd_model *m);
+/* Fills m->digest: sha256 of the weight file bytes (GGUF / llama2.c file;
+ * HF: the safetensors files in name order, then config.json). Reads every
+ * byte, so it is done on demand, not at load. */
+int bd_model_digest(bd_model *m, bd_err *err);
+/* Name of a format ("hf", "gguf", "llama2c", "bdq"). */
+const char *bd_format_name(bd_format f);
 
 #endif

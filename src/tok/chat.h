@@ -8,6 +8,8 @@
 
 #include "../util/err.h"
 
+struct bd_model;
+
 typedef struct bd_chat_msg { const char *role; const char *content; } bd_chat_msg;
 
 typedef struct bd_chat_vars {
@@ -18,8 +20,48 @@ typedef struct bd_chat_vars {
 } bd_chat_vars;
 
 /* Renders template src for the messages. *out is malloc'd, NUL-terminated.
- * Unsupported constructs give BD_EUNSUP naming the construct and its line:col. */
+ * Unsupported constructs give BD_EUNSUP naming the construct and its line:col.
+ * raise_exception(msg) in the template gives BD_EFAIL whose message is msg
+ * exactly (as jinja2's TemplateError text); other template errors BD_EINPUT. */
 int bd_chat_render(const char *src, const bd_chat_msg *msgs, int n_msgs,
                    const bd_chat_vars *vars, char **out, size_t *out_len, bd_err *err);
+
+/* As bd_chat_render, but messages is the JSON text of a list of message
+ * objects (any keys: role, content, tool_calls, ...; content may be any JSON
+ * value), and extra_json (NULL or a JSON object's text) adds template
+ * variables such as tools, custom_tools, tools_in_user_message. */
+int bd_chat_render_json(const char *src, const char *messages_json, const char *extra_json,
+                        const bd_chat_vars *vars, char **out, size_t *out_len, bd_err *err);
+
+/* Finds the chat template and the bos/eos token strings of a tokenizer or a
+ * model, so callers need one call. tok_path (may be NULL) wins over m (may be
+ * NULL). tok_path may be an HF folder, a tokenizer.json / tokenizer.model /
+ * tokenizer_config.json (the folder around it is searched), a .jinja file or a
+ * .gguf. Search order: tokenizer_config.json "chat_template" (a string, or
+ * the list-of-{name,template} form: "default" is taken), then
+ * chat_template.jinja, then GGUF tokenizer.chat_template; for a model also
+ * m->chat_template. bos/eos come from tokenizer_config.json bos_token /
+ * eos_token (string or AddedToken dict), else special_tokens_map.json, else
+ * GGUF tokenizer.ggml.{bos,eos}_token_id looked up in tokenizer.ggml.tokens.
+ * Outputs are malloc'd (caller frees): *tmpl is NULL when the source has no
+ * template (not an error: base models are prompted without one); *bos and
+ * *eos are "" when unknown. Any output pointer may be NULL if not wanted.
+ * Errors: BD_EINPUT/BD_EIO naming the file and key for unreadable or
+ * malformed files. */
+int bd_chat_template_for(const char *tok_path, const struct bd_model *m, char **tmpl,
+                         char **bos, char **eos, bd_err *err);
+
+/* strftime_now uses the current local time; tests pass a fixed clock through
+ * bd_chat_render_opts. */
+typedef struct bd_chat_opts {
+    long long now;             /* unix seconds for strftime_now; -1 = time(NULL) */
+    long max_steps;            /* interpreter step limit; 0 = default (10M) */
+    size_t max_bytes;          /* memory limit of one render; 0 = default (512 MiB) */
+} bd_chat_opts;
+
+/* Full-control variant (used by tests and the fuzzer): opts may be NULL. */
+int bd_chat_render_ex(const char *src, const char *messages_json, const char *extra_json,
+                      const bd_chat_vars *vars, const bd_chat_opts *opts,
+                      char **out, size_t *out_len, bd_err *err);
 
 #endif

@@ -1,0 +1,512 @@
+#include "runner.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../stats/stats.h"
+#include "benches.h"
+#include "../util/sha256.h"
+#include "../util/version.h"
+#include "progress.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+size_t bd_limit_row(size_t i, size_t n, size_t limit)
+{
+    if (!limit || limit >= n) return i;
+    /* 128-bit free: i < limit < n, both < 2^32 in practice; guard anyway */
+    return (size_t)((double)i * (double)n / (double)limit);
+}
+
+/* ---- one item ----------------------------------------------------------------- */
+
+typedef struct item_ctx {
+    const bd_run_env *env;
+    int ctx_len;
+    int vocab;
+    float *buf;          /* vocab floats, or n-1 logprobs */
+    size_t buf_n;
+    long long tokens;    /* prompt + generated tokens processed */
+    int max_tokens;      /* longest sequence seen (for the KV estimate) */
+} item_ctx;
+
+static int grow(item_ctx *c, size_t n, bd_err *err)
+{
+    if (n <= c->buf_n) return 0;
+    float *nb = realloc(c->buf, n * sizeof *nb);
+    if (!nb) return bd_oom(err, "buffer");
+    c->buf = nb;
+    c->buf_n = n;
+    return 0;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Per-item sampling seed: the run seed mixed with the item key, so resumed
+ * and uninterrupted runs draw the same tokens for every item. */
+static uint64_t item_seed(long long seed, const char *key)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return mix64((uint64_t)seed ^ mix64(h));
+}
+
+/* Runs one ask. *skip is set (with reason) when the prompt does not fit. */
+static int run_ask(item_ctx *c, bd_ask *a, const bd_sampling *samp, int *skip, char *reason, size_t rsz,
+                   bd_err *err)
+{
+    const bd_run_env *env = c->env;
+    int32_t *ids = NULL, *seq = NULL;
+    size_t n = 0;
+    int rc = bd_tok_encode(env->tok, a->text, strlen(a->text), a->tok_flags, &ids, &n, err);
+    if (rc) return rc;
+    *skip = 0;
+    if (a->kind == BD_ASK_SCORE) {
+        size_t m = n;
+        seq = ids;
+        if (a->lmeval) {
+            int32_t pre = bd_tok_bos(env->tok) >= 0 ? bd_tok_bos(env->tok) : bd_tok_eos(env->tok);
+            if (pre < 0) { free(ids); return bd_fail(err, BD_EUNSUP, "tokenizer has neither BOS nor EOS"); }
+            if (!(n > 0 && ids[0] == pre)) {
+                seq = malloc((n + 1) * sizeof *seq);
+                if (!seq) { free(ids); return bd_oom(err, "tokens"); }
+                seq[0] = pre;
+                memcpy(seq + 1, ids, n * sizeof *ids);
+                m = n + 1;
+            }
+        }
+        a->n_prompt = (int)m;
+        if (m < 2) {
+            snprintf(reason, rsz, "text has no token to score (%zu token%s)", m, m == 1 ? "" : "s");
+            *skip = 1;
+        } else if (m > (size_t)c->ctx_len) {
+            snprintf(reason, rsz, "text is %zu tokens, longer than the model's context (%d)", m, c->ctx_len);
+            *skip = 1;
+        } else if (!(rc = grow(c, m - 1, err))) {
+            rc = bd_score(env->engine, seq, (int)m, c->buf, err);
+            if (!rc) {
+                double s = 0;
+                for (size_t i = 0; i + 1 < m; i++) s += c->buf[i];
+                a->lp_sum = s;
+                a->lp_n = (int)m - 1;
+                c->tokens += (long long)m;
+                if ((int)m > c->max_tokens) c->max_tokens = (int)m;
+            }
+        }
+    } else if (a->kind == BD_ASK_PROBS) {
+        a->n_prompt = (int)n;
+        int32_t opt[BD_ASK_MAX_OPTS];
+        for (int k = 0; k < a->n_opts; k++) {
+            opt[k] = bd_tok_token_id(env->tok, a->opts[k]);
+            if (opt[k] < 0 || opt[k] >= c->vocab) {
+                snprintf(reason, rsz, "the vocabulary has no token \"%s\" (convert_tokens_to_ids would give <unk>)",
+                         a->opts[k]);
+                *skip = 1;
+            }
+        }
+        if (*skip) {
+        } else if (n == 0 || n >= (size_t)c->ctx_len) {
+            snprintf(reason, rsz, "prompt is %zu tokens; with the answer token it does not fit the context (%d)",
+                     n, c->ctx_len);
+            *skip = 1;
+        } else if (!(rc = grow(c, (size_t)c->vocab, err))) {
+            rc = bd_next_probs(env->engine, ids, (int)n, c->buf, err);
+            if (!rc) {
+                for (int k = 0; k < a->n_opts; k++) a->p[k] = c->buf[opt[k]];
+                c->tokens += (long long)n;
+                if ((int)n > c->max_tokens) c->max_tokens = (int)n;
+            }
+        }
+    } else {
+        a->n_prompt = (int)n;
+        if (n == 0 || n >= (size_t)c->ctx_len) {
+            snprintf(reason, rsz, "prompt is %zu tokens, it does not fit the model's context (%d) with a new token",
+                     n, c->ctx_len);
+            *skip = 1;
+        } else {
+            /* The prompt is never cut; the generation budget stops at the
+             * context end and the item records the reduced budget. */
+            int max_new = a->max_new;
+            if (n + (size_t)max_new > (size_t)c->ctx_len) {
+                max_new = c->ctx_len - (int)n;
+                a->capped_new = max_new;
+            }
+            const int32_t *stop;
+            int n_stop = bd_tok_eog(env->tok, &stop);
+            int32_t *out = NULL;
+            int n_out = 0;
+            rc = bd_generate(env->engine, ids, (int)n, max_new, samp, stop, n_stop, NULL, NULL, &out, &n_out, err);
+            if (!rc) {
+                size_t tl;
+                rc = bd_tok_decode(env->tok, out, (size_t)n_out, 0, &a->gen, &tl, err);
+                a->n_gen = n_out;
+                c->tokens += (long long)n + n_out;
+                if ((int)n + n_out > c->max_tokens) c->max_tokens = (int)n + n_out;
+            }
+            free(out);
+        }
+    }
+    if (seq != ids) free(seq);
+    free(ids);
+    return rc;
+}
+
+/* ---- metrics ------------------------------------------------------------------- */
+
+int bd_run_metrics(bd_store *db, long long run_id, const bd_bench_def *def, bd_err *err)
+{
+    bd_item *items;
+    size_t n;
+    int rc = bd_store_items(db, run_id, &items, &n, err);
+    if (rc) return rc;
+    bd_done_item *di = calloc(n ? n : 1, sizeof *di);
+    bd_mitem *mi = calloc(n ? n : 1, sizeof *mi);
+    size_t k = 0;
+    if (!di || !mi) { rc = bd_oom(err, "items"); goto out; }
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].skipped) continue;
+        di[k] = (bd_done_item){items[i].key, items[i].answer, items[i].scores, items[i].groups};
+        mi[k] = (bd_mitem){items[i].key, items[i].answer, items[i].scores, items[i].groups};
+        k++;
+    }
+    bd_metric_def *defs;
+    size_t nd;
+    if ((rc = def->metrics(di, k, &defs, &nd, err))) goto out;
+    for (size_t j = 0; j < nd && !rc; j++) {
+        double v = defs[j].value;
+        long long nu = defs[j].n;
+        if (defs[j].spec && (rc = bd_metric_eval(defs[j].spec, mi, k, &v, &nu, err))) break;
+        rc = bd_store_metric_set(db, run_id, defs[j].name, defs[j].grp, v, nu, defs[j].spec, err);
+    }
+    bd_metric_defs_free(defs, nd);
+out:
+    free(di);
+    free(mi);
+    bd_store_items_free(items, n);
+    return rc;
+}
+
+/* ---- one (bench, template) run ---------------------------------------------------- */
+
+static void decoding_json(const bd_bench_def *def, const bd_ask *probe, int samples, char *out, size_t n)
+{
+    if (def->sampled)
+        snprintf(out, n, "{\"mode\":\"sample\",\"temperature\":1,\"top_k\":0,\"top_p\":1,\"samples\":%d,"
+                         "\"max_new_tokens\":%d}", samples, def->max_new);
+    else if (def->max_new)
+        snprintf(out, n, "{\"mode\":\"greedy\",\"max_new_tokens\":%d}", def->max_new);
+    else if (probe && probe->kind == BD_ASK_PROBS)
+        snprintf(out, n, "{\"mode\":\"first_token\"}");
+    else
+        snprintf(out, n, "{\"mode\":\"loglik\"}");
+}
+
+static void prompt_hash(const bd_ask *a, int n, char hex[65])
+{
+    bd_sha256_ctx c;
+    bd_sha256_init(&c);
+    for (int k = 0; k < n; k++) {
+        if (a[k].text) bd_sha256_update(&c, a[k].text, strlen(a[k].text) + 1);
+    }
+    uint8_t d[32];
+    bd_sha256_final(&c, d);
+    bd_sha256_to_hex(d, hex);
+}
+
+static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, const bd_bench_def *def,
+                    bd_bench_data *data, int template_on, bd_run_outcome *res, bd_err *err)
+{
+    bd_prompt_ctx pc = {template_on, env->chat_template, env->bos_str ? env->bos_str : "",
+                        env->eos_str ? env->eos_str : ""};
+    if (template_on && !def->template_on_ok) {
+        res->skipped = 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "%s scores the raw sentences (the paper uses no prompt); template mode 'on' does not apply", def->name);
+        return 0;
+    }
+    if (template_on && !pc.chat_template) {
+        res->skipped = 1;
+        snprintf(res->reason, sizeof res->reason, "template mode 'on': the model has no chat template");
+        return 0;
+    }
+    size_t rows = data->n;
+    size_t sel = o->limit > 0 && (size_t)o->limit < rows ? (size_t)o->limit : rows;
+    int samples = def->sampled ? (o->samples > 0 ? o->samples : 5) : 1;
+    res->n_rows = (long)sel;
+
+    /* Probe row 0: the decoding description, and option tokens the vocabulary
+     * lacks (then every item would be skipped: skip the pair instead). */
+    bd_ask probe[4];
+    memset(probe, 0, sizeof probe);
+    int np = 0, rc;
+    if (rows == 0) {
+        res->skipped = 1;
+        snprintf(res->reason, sizeof res->reason, "the dataset has no rows");
+        return 0;
+    }
+    if ((rc = def->asks(data, 0, &pc, probe, &np, err))) return rc;
+    for (int k = 0; k < np && !res->skipped; k++)
+        for (int j = 0; j < probe[k].n_opts; j++)
+            if (bd_tok_token_id(env->tok, probe[k].opts[j]) < 0) {
+                res->skipped = 1;
+                snprintf(res->reason, sizeof res->reason,
+                         "the tokenizer has no single vocabulary token \"%s\" to read the answer from "
+                         "(transformers' convert_tokens_to_ids would silently give <unk>)", probe[k].opts[j]);
+                break;
+            }
+    char decoding[256];
+    decoding_json(def, np ? &probe[0] : NULL, samples, decoding, sizeof decoding);
+    for (int k = 0; k < np; k++) bd_ask_clear(&probe[k]);
+    if (res->skipped) return 0;
+
+    char dsha[65];
+    if ((rc = bd_bench_data_sha256(data, dsha, err))) return rc;
+    bd_run_key key = {env->model_digest, env->model_name, env->accel, def->name, dsha,
+                      template_on ? "on" : "off", decoding, def->sampled ? o->seed : 0, env->compute, BD_VERSION};
+    int created;
+    if ((rc = bd_store_run_get_or_create(db, &key, &res->run_id, &created, err))) return rc;
+    bd_keyset done = {0};
+    if ((rc = bd_store_done_keys(db, res->run_id, &done, err))) return rc;
+
+    const bd_config *cfg = bd_engine_config(env->engine);
+    item_ctx ic = {env, cfg->max_seq, cfg->vocab_size, NULL, 0, 0, 0};
+    size_t total = sel * (size_t)samples, todo = 0;
+    for (size_t i = 0; i < sel; i++) {
+        size_t r = bd_limit_row(i, rows, sel);
+        for (int s = 0; s < samples; s++) {
+            char k[96];
+            if (def->sampled) snprintf(k, sizeof k, "%s#s%d", data->keys[r], s);
+            else snprintf(k, sizeof k, "%s", data->keys[r]);
+            todo += !bd_keyset_has(&done, k);
+        }
+    }
+    char label[128];
+    snprintf(label, sizeof label, "%s [%s]", def->name, template_on ? "template on" : "template off");
+    bd_progress pg;
+    bd_progress_start(&pg, o->progress ? o->log : NULL, label, (long)(total - todo), (long)total);
+    double t0 = now_s();
+    for (size_t i = 0; i < sel && !rc; i++) {
+        size_t r = bd_limit_row(i, rows, sel);
+        for (int s = 0; s < samples && !rc; s++) {
+            char k[96];
+            if (def->sampled) snprintf(k, sizeof k, "%s#s%d", data->keys[r], s);
+            else snprintf(k, sizeof k, "%s", data->keys[r]);
+            if (bd_keyset_has(&done, k)) continue;
+            double ti = now_s();
+            bd_ask asks[4];
+            memset(asks, 0, sizeof asks);
+            int na = 0, skip = 0;
+            char reason[512] = "";
+            bd_item_out out = {0};
+            bd_sampling samp = {0, 1, 0, item_seed(o->seed, k)};
+            if (def->sampled) samp.temp = 1.0f;
+            rc = def->asks(data, r, &pc, asks, &na, err);
+            for (int a = 0; a < na && !rc && !skip; a++) rc = run_ask(&ic, &asks[a], &samp, &skip, reason, sizeof reason, err);
+            if (!rc && !skip) rc = def->finish(data, r, asks, na, &out, err);
+            int cap = 0;
+            for (int a = 0; a < na; a++) cap = asks[a].capped_new ? asks[a].capped_new : cap;
+            if (!rc && !skip && cap && out.scores) {
+                json_object *js = json_tokener_parse(out.scores);
+                if (js) {
+                    json_object_object_add(js, "max_new_tokens_capped", json_object_new_int(cap));
+                    free(out.scores);
+                    out.scores = bd_json_take(js);
+                    if (!out.scores) rc = bd_oom(err, "scores");
+                }
+                res->n_capped++;
+            }
+            if (!rc) {
+                char ph[65];
+                prompt_hash(asks, na, ph);
+                bd_item_in it = {k, ph, skip || out.skipped, skip ? reason : out.skip_reason,
+                                 skip ? NULL : out.output, skip ? NULL : out.answer, skip ? NULL : out.scores,
+                                 data->groups[r], now_s() - ti};
+                int ins = 0;
+                if (it.skipped && !res->reason[0] && it.skip_reason)
+                    snprintf(res->reason, sizeof res->reason, "%s", it.skip_reason);
+                rc = bd_store_item_put(db, res->run_id, &it, &ins, err);
+                res->n_new += ins;
+            }
+            if (rc) bd_wrap(err, "%s item %s", def->name, k);
+            for (int a = 0; a < na; a++) bd_ask_clear(&asks[a]);
+            bd_item_out_clear(&out);
+            bd_progress_step(&pg);
+        }
+    }
+    bd_progress_end(&pg);
+    bd_keyset_free(&done);
+    res->seconds = now_s() - t0;
+    res->tokens_per_s = res->seconds > 0 ? (double)ic.tokens / res->seconds : 0;
+    free(ic.buf);
+    if (rc) return rc;
+    /* Speed and memory of this invocation (a resumed run overwrites them). */
+    if (ic.tokens > 0) {
+        size_t kv_tok = (size_t)2 * (size_t)cfg->n_layers * (size_t)cfg->n_kv_heads * (size_t)cfg->head_dim * sizeof(float);
+        if ((rc = bd_store_run_meta_set_num(db, res->run_id, "tokens_per_s", res->tokens_per_s, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "tokens", (double)ic.tokens, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "seconds", res->seconds, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "kv_bytes_per_token", (double)kv_tok, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "kv_bytes_peak", (double)kv_tok * ic.max_tokens, err)))
+            return rc;
+    }
+    if ((rc = bd_store_run_meta_set_num(db, res->run_id, "weight_bytes", (double)bd_model_weight_bytes(env->model), err)) ||
+        (rc = bd_store_run_meta_set_num(db, res->run_id, "limit", (double)o->limit, err)) ||
+        (rc = bd_store_run_meta_set_num(db, res->run_id, "rows", (double)rows, err)) ||
+        (rc = bd_store_run_meta_set_num(db, res->run_id, "items_planned", (double)total, err)) ||
+        (res->n_capped && (rc = bd_store_run_meta_set_num(db, res->run_id, "items_gen_capped_by_context",
+                                                          (double)res->n_capped, err))))
+        return rc;
+    if ((rc = bd_run_metrics(db, res->run_id, def, err))) return rc;
+    bd_run_info info;
+    memset(&info, 0, sizeof info);
+    if ((rc = bd_store_run_get(db, res->run_id, &info, err))) return rc;
+    res->n_items = info.n_items;
+    res->n_ok = info.n_ok;
+    res->n_item_skipped = info.n_skipped;
+    bd_run_info_clear(&info);
+    return bd_store_run_complete(db, res->run_id, err);
+}
+
+/* ---- the bench list ------------------------------------------------------------------ */
+
+static int push_outcome(bd_run_outcome **v, size_t *n, size_t *cap, bd_run_outcome **slot, bd_err *err)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        bd_run_outcome *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv) return bd_oom(err, "outcomes");
+        *v = nv;
+        *cap = nc;
+    }
+    *slot = &(*v)[(*n)++];
+    memset(*slot, 0, sizeof **slot);
+    return 0;
+}
+
+int bd_run(bd_store *db, const bd_run_env *env, const bd_run_opts *o, bd_run_outcome **outcomes,
+           size_t *n_outcomes, bd_err *err)
+{
+    *outcomes = NULL;
+    *n_outcomes = 0;
+    const char *tm = o->template_mode ? o->template_mode : "paper";
+    if (strcmp(tm, "paper") && strcmp(tm, "on") && strcmp(tm, "off") && strcmp(tm, "both"))
+        return bd_fail(err, BD_EINPUT, "--template %s: expected paper, on, off or both", tm);
+    /* resolve the list */
+    const bd_bench_def *list[32];
+    int nl = 0;
+    if (!strcmp(o->benches, "all")) {
+        size_t na;
+        const bd_bench_def *const *all = bd_benches(&na);
+        for (size_t i = 0; i < na && nl < 32; i++) list[nl++] = all[i];
+    } else {
+        char *dup = strdup(o->benches), *save = NULL;
+        if (!dup) return bd_oom(err, "bench list");
+        for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ') t++;
+            const bd_bench_def *d = bd_bench_find(t);
+            if (!d) {
+                size_t na;
+                const bd_bench_def *const *all = bd_benches(&na);
+                char names[1024] = "";
+                for (size_t i = 0; i < na; i++) {
+                    strncat(names, all[i]->name, sizeof names - strlen(names) - 1);
+                    if (i + 1 < na) strncat(names, ", ", sizeof names - strlen(names) - 1);
+                }
+                int rc = bd_fail(err, BD_EINPUT, "--bench: unknown benchmark '%s' (known: %s, all)", t, names);
+                free(dup);
+                return rc;
+            }
+            int seen = 0;
+            for (int i = 0; i < nl; i++) seen |= list[i] == d;
+            if (!seen && nl < 32) list[nl++] = d;
+        }
+        free(dup);
+    }
+    if (nl == 0) return bd_fail(err, BD_EINPUT, "--bench: no benchmark given");
+    bd_run_outcome *v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (int b = 0; b < nl && !rc; b++) {
+        const bd_bench_def *def = list[b];
+        int modes[2], nm = 0;
+        if (!strcmp(tm, "paper")) modes[nm++] = !strcmp(def->paper_template, "on");
+        else if (!strcmp(tm, "on")) modes[nm++] = 1;
+        else if (!strcmp(tm, "off")) modes[nm++] = 0;
+        else { modes[nm++] = 0; modes[nm++] = 1; }
+        bd_bench_data *data = NULL;
+        bd_err lerr = {0};
+        int lrc = bd_bench_load(def, o->data_dir, &data, &lerr);
+        if (lrc && nl == 1) { *err = lerr; rc = lrc; break; }
+        for (int m = 0; m < nm && !rc; m++) {
+            bd_run_outcome *res = NULL;
+            if ((rc = push_outcome(&v, &n, &cap, &res, err))) break;
+            snprintf(res->bench, sizeof res->bench, "%s", def->name);
+            snprintf(res->template_mode, sizeof res->template_mode, "%s", modes[m] ? "on" : "off");
+            if (lrc) {
+                res->skipped = 1;
+                snprintf(res->reason, sizeof res->reason, "%s", lerr.msg);
+                continue;
+            }
+            rc = run_pair(db, env, o, def, data, modes[m], res, err);
+            if (o->log && res->skipped)
+                fprintf(o->log, "%s [template %s]: skipped: %s\n", res->bench, res->template_mode, res->reason);
+        }
+        bd_bench_data_free(data);
+    }
+    if (rc) { free(v); return rc; }
+    *outcomes = v;
+    *n_outcomes = n;
+    return 0;
+}
+
+int bd_run_print_summary(FILE *f, bd_store *db, const bd_run_outcome *o, size_t n, bd_err *err)
+{
+    fprintf(f, "%-24s %-8s %7s %7s %9s  %s\n", "benchmark", "template", "items", "skipped", "tokens/s", "metrics");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%-24s %-8s ", o[i].bench, o[i].template_mode);
+        if (o[i].skipped) {
+            fprintf(f, "%7s %7s %9s  skipped: %s\n", "-", "-", "-", o[i].reason);
+            continue;
+        }
+        if (o[i].n_new) fprintf(f, "%7ld %7ld %9.0f  ", o[i].n_ok, o[i].n_item_skipped, o[i].tokens_per_s);
+        else fprintf(f, "%7ld %7ld %9s  ", o[i].n_ok, o[i].n_item_skipped, "resumed");
+        bd_metric_row *rows;
+        size_t nr;
+        int rc = bd_store_metrics(db, o[i].run_id, &rows, &nr, err);
+        if (rc) return rc;
+        int first = 1, overall = 0;
+        for (size_t j = 0; j < nr; j++) overall |= !rows[j].grp[0];
+        for (size_t j = 0; j < nr; j++) {
+            /* overall values; a benchmark with none (discrim_eval_gen) shows
+             * its one-label breakdowns */
+            if (overall ? rows[j].grp[0] != 0 : (strchr(rows[j].grp, ',') != NULL)) continue;
+            if (rows[j].grp[0]) fprintf(f, "%s%s[%s]=", first ? "" : ", ", rows[j].name, rows[j].grp);
+            else fprintf(f, "%s%s=", first ? "" : ", ", rows[j].name);
+            if (isfinite(rows[j].value)) fprintf(f, "%.4g", rows[j].value);
+            else fprintf(f, "n/a");
+            first = 0;
+        }
+        if (o[i].n_capped)
+            fprintf(f, " [%ld items: generation stopped at the context end, recorded]", o[i].n_capped);
+        if (o[i].n_item_skipped)
+            fprintf(f, "%s[%s skipped%s%s]", first ? "" : " ", o[i].n_ok ? "some items" : "every item",
+                    o[i].reason[0] ? ", e.g.: " : "", o[i].reason);
+        fputc('\n', f);
+        bd_store_metrics_free(rows, nr);
+    }
+    return 0;
+}

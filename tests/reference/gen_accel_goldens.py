@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""Goldens for tests/accel: reference outputs of the PyPI libraries the paper
+used (bitsandbytes CPU backend, hqq, optimum-quanto) and torch references
+written from ../shared/spec/strategies.md, on small seeded test tensors.
+
+Run from the repository root:  python3 tests/reference/gen_accel_goldens.py
+(needs: pip install torch numpy bitsandbytes hqq optimum-quanto).
+
+Output: tests/reference/accel/*.bdg, a tiny container read by tests/accel/golden.h:
+  "BDG1" u32 count, then per array: u16 name_len, name, u8 dtype
+  (0 f32, 1 u8, 2 i32, 3 i8, 4 f64, 5 i64), u8 ndim, i64 dims[ndim], raw LE data.
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "accel")
+DT = {np.dtype("float32"): 0, np.dtype("uint8"): 1, np.dtype("int32"): 2,
+      np.dtype("int8"): 3, np.dtype("float64"): 4, np.dtype("int64"): 5}
+
+
+def save(name, arrays):
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, name)
+    with open(path, "wb") as f:
+        f.write(b"BDG1")
+        f.write(struct.pack("<I", len(arrays)))
+        for k, v in arrays.items():
+            v = np.ascontiguousarray(np.asarray(v))
+            kb = k.encode()
+            f.write(struct.pack("<H", len(kb)) + kb)
+            f.write(struct.pack("<BB", DT[v.dtype], v.ndim))
+            for d in v.shape:
+                f.write(struct.pack("<q", d))
+            f.write(v.astype(v.dtype.newbyteorder("<")).tobytes())
+    print(path, os.path.getsize(path), "bytes")
+
+
+def t2n(t):
+    return t.detach().cpu().contiguous().numpy()
+
+
+# ---------------------------------------------------------------- bnb 4-bit
+def bnb4_matrices():
+    rng = np.random.default_rng(1234)
+    mats = {}
+    a = (rng.standard_normal((32, 128)) * 0.02).astype(np.float32)
+    a[3, :] = 0.0                      # two all-zero blocks
+    a[5, 7] = -0.0
+    a[6, :64] = rng.standard_normal(64).astype(np.float32) * 1e-4  # tiny values
+    mats["a"] = a
+    mats["b"] = (rng.standard_normal((7, 100)) * 0.5).astype(np.float32)  # partial last block
+    mats["c"] = (rng.standard_normal((5, 13))).astype(np.float32)         # odd count
+    return mats
+
+
+def tie_block(code):
+    """A 64-block with absmax exactly 1 whose entries sit exactly on the fp32
+    midpoints the quantizer compares against (ties must go to the lower code)."""
+    c = np.sort(code.astype(np.float32))
+    mids = ((c[:-1] + c[1:]) / np.float32(2)).astype(np.float32)
+    blk = np.zeros(64, np.float32)
+    blk[0] = 1.0
+    blk[1:1 + len(mids)] = mids
+    blk[20:20 + len(mids)] = -mids
+    return blk.reshape(1, 64)
+
+
+def gen_bnb4():
+    import bitsandbytes.functional as F
+    from bitsandbytes.backends.default.ops import _get_4bit_code
+    out = {}
+    for qt in ("fp4", "nf4"):
+        code = t2n(_get_4bit_code(qt, torch.device("cpu")))
+        out[qt + "_code"] = code
+        mats = bnb4_matrices()
+        mats["tie"] = tie_block(code)
+        for name, w in mats.items():
+            t = torch.from_numpy(w)
+            q, st = F.quantize_4bit(t, blocksize=64, quant_type=qt, compress_statistics=False)
+            dq = F.dequantize_4bit(q, st)
+            out[f"{qt}_{name}_w"] = w
+            out[f"{qt}_{name}_q"] = t2n(q).reshape(-1)
+            out[f"{qt}_{name}_absmax"] = t2n(st.absmax).astype(np.float32)
+            out[f"{qt}_{name}_dq"] = t2n(dq).astype(np.float32)
+    save("bnb4.bdg", out)
+
+
+def dyn_nearest(code, x):
+    """Exact nearest entry of the sorted dynamic map, ties to the lower index
+    (the CUDA kernel's rule). bitsandbytes' CPU library uses an approximate
+    binary search instead (BinSearch Direct2) which sometimes picks a
+    neighbour; we store this spec-exact index alongside bnb's."""
+    c = code.astype(np.float64)
+    d = np.abs(x.astype(np.float64)[:, None] - c[None, :])
+    return d.argmin(1).astype(np.uint8)
+
+
+def gen_bnb4_dq():
+    import bitsandbytes.functional as F
+    rng = np.random.default_rng(99)
+    w = (rng.standard_normal((40, 1024)) * 0.02).astype(np.float32)   # 640 blocks -> 3 dq blocks (last partial)
+    w[:, :3] *= 40                                                     # outlier columns
+    out = {"w": w}
+    dyn = t2n(F.create_dynamic_map(signed=True)).astype(np.float32)
+    out["dyn_code"] = dyn
+    for qt in ("fp4", "nf4"):
+        t = torch.from_numpy(w)
+        q, st = F.quantize_4bit(t, blocksize=64, quant_type=qt, compress_statistics=True)
+        q0, st0 = F.quantize_4bit(t, blocksize=64, quant_type=qt, compress_statistics=False)
+        absmax = t2n(st0.absmax).astype(np.float32)
+        offset = np.float32(t2n(st.offset).item())
+        a2 = (absmax - offset).astype(np.float32)
+        # spec-exact second level: per 256-block absmax, x / absmax, nearest code
+        n = len(a2)
+        codes = np.zeros(n, np.uint8)
+        am2 = []
+        for b0 in range(0, n, 256):
+            blk = a2[b0:b0 + 256]
+            m = np.float32(np.abs(blk).max())
+            am2.append(m)
+            codes[b0:b0 + 256] = dyn_nearest(dyn, (blk / m).astype(np.float32))
+        am2 = np.array(am2, np.float32)
+        deq_abs = (dyn[codes].reshape(-1) * np.repeat(am2, 256)[:n]).astype(np.float32) + offset
+        out[qt + "_q"] = t2n(q).reshape(-1)
+        out[qt + "_absmax"] = absmax
+        out[qt + "_offset"] = np.array([offset], np.float32)
+        out[qt + "_bnb_qabs"] = t2n(st.absmax).reshape(-1)
+        out[qt + "_bnb_abs2"] = t2n(st.state2.absmax).astype(np.float32)
+        out[qt + "_ref_qabs"] = codes
+        out[qt + "_ref_abs2"] = am2
+        out[qt + "_ref_absmax_dq"] = deq_abs.astype(np.float32)
+    save("bnb4dq.bdg", out)
+
+
+# ---------------------------------------------------------------- LLM.int8
+def int8_spec_ref(W, A, thr=6.0):
+    """LLM.int8 written from strategies.md §2 in torch, fp32 activations
+    (decisions.md §1): CB/SCB per row, per-token SCA with outliers |x|>=thr
+    excluded, whole outlier columns zeroed and computed against the
+    int8-dequantized weight columns, int32 accumulation, 1/16129 constant."""
+    SCB = W.abs().max(dim=1).values
+    CB = torch.round(W * (127.0 / SCB).unsqueeze(1)).to(torch.int8)
+    out_mask = A.abs() >= thr
+    cols = torch.argwhere(out_mask.any(dim=0)).view(-1)
+    A0 = A.clone()
+    A0[out_mask] = 0
+    SCA = A0.abs().max(dim=1).values
+    CA = torch.round(A0 * (127.0 / SCA).unsqueeze(1)).to(torch.int8)
+    CA[:, cols] = 0
+    C32 = (CA.to(torch.int64) @ CB.to(torch.int64).t()).to(torch.int32)
+    out = C32.float() * (SCA.unsqueeze(1) * SCB.unsqueeze(0)) * np.float32(6.200012e-05)
+    subB = (CB[:, cols].float() * (SCB / 127.0).unsqueeze(1)).t()
+    out = out + A[:, cols] @ subB
+    return CB, SCB, CA, SCA, cols, out
+
+
+def gen_int8():
+    import bitsandbytes  # noqa: F401  (registers torch.ops.bitsandbytes)
+    rng = np.random.default_rng(7)
+    out = {}
+    W = (rng.standard_normal((48, 200)) * 0.05).astype(np.float32)
+    W[4, :] = 0.0
+    W[5, 9] = 0.5 / 127 * 0.05  # exercises round-half cases loosely
+    out["w"] = W
+    Wt = torch.from_numpy(W)
+    for n in (1, 7):
+        A = (rng.standard_normal((n, 200))).astype(np.float32)
+        A[:, 3] *= 9.0                 # an outlier-prone column
+        A[n - 1, 150] = 6.0            # exactly the threshold: an outlier (>=)
+        A[0, 151] = 5.9999995          # just below
+        At = torch.from_numpy(A)
+        CB, SCB, CA, SCA, cols, ref = int8_spec_ref(Wt, At)
+        # bitsandbytes' own CPU ops on the same fp32 inputs
+        bCB, bSCB, _ = torch.ops.bitsandbytes.int8_vectorwise_quant.default(Wt.clone(), 0.0)
+        bCA, bSCA, bcols = torch.ops.bitsandbytes.int8_vectorwise_quant.default(At.clone(), 6.0)
+        bout, _ = torch.ops.bitsandbytes.int8_mixed_scaled_mm.default(At, bCA, bCB, bSCA, bSCB, bcols, None)
+        assert torch.equal(bCB, CB) and torch.equal(bSCB, SCB)
+        assert torch.equal(bCA, CA) and torch.equal(bSCA, SCA) and torch.equal(bcols, cols)
+        k = f"n{n}_"
+        out[k + "x"] = A
+        out[k + "ca"] = t2n(CA)
+        out[k + "sca"] = t2n(SCA)
+        out[k + "cols"] = t2n(cols).astype(np.int32)
+        out[k + "ref"] = t2n(ref)
+        out[k + "bnb"] = t2n(bout).astype(np.float32)
+    out["cb"] = t2n(CB)
+    out["scb"] = t2n(SCB)
+    save("int8.bdg", out)
+
+
+# ---------------------------------------------------------------- KV codecs
+def kv_tensors():
+    rng = np.random.default_rng(5)
+    cases = {}
+    # [B=1, H, T, D] as HF's cache holds it; keys with per-channel outliers
+    k = rng.standard_normal((1, 4, 40, 32)).astype(np.float32)
+    k[:, :, :, 5] *= 12.0
+    cases["a"] = k
+    cases["b"] = (rng.standard_normal((1, 2, 64, 64)) * 0.3).astype(np.float32)
+    c = rng.standard_normal((1, 4, 32, 16)).astype(np.float32)
+    c[0, 1, :, :] = 0.25          # constant stretch: groups with max == min (HQQ axis 1)
+    cases["c"] = c
+    return cases
+
+
+def hqq_hf(t, nbits, axis):
+    """What transformers 4.45 HQQQuantizedCache does: Quantizer.quantize with
+    compute_dtype fp16, optimize=False (hqq's default when the paper ran),
+    meta moved to fp16, then Quantizer.dequantize (fp16 arithmetic)."""
+    from hqq.core.quantize import Quantizer
+    q, meta = Quantizer.quantize(torch.from_numpy(t), nbits=nbits, axis=axis, group_size=64,
+                                 optimize=False, round_zero=False, compute_dtype=torch.float16,
+                                 device="cpu", bitpack=True)
+    meta["compute_dtype"] = torch.float16
+    for key in ("scale", "zero"):
+        meta[key] = meta[key].to(torch.float16)
+    dq = Quantizer.dequantize(q, meta)
+    return meta, dq
+
+
+def hqq_spec(t, nbits, axis):
+    """HQQ 73cb373 from strategies.md §4.3 (no small-denominator guard: that
+    came later), used where the installed hqq differs (max - min <= 1e-4)."""
+    W = torch.from_numpy(t).float()
+    W = W.reshape([-1, 64]) if axis == 1 else W.reshape([64, -1])
+    mn = W.min(dim=axis, keepdim=True)[0]
+    mx = W.max(dim=axis, keepdim=True)[0]
+    qmax = 2 ** nbits - 1
+    s = (qmax / (mx - mn)).clamp(max=2e4)
+    z = -mn * s
+    q = (W * s + z).round().clamp(0, qmax)
+    scale = (1.0 / s).half()
+    zh = z.half()
+    dq = ((q.half() - zh) * scale).reshape(t.shape)
+    return q, scale, zh, dq
+
+
+def gen_kv():
+    from optimum.quanto import MaxOptimizer, qint4, quantize_weight
+    out = {}
+    for name, t in kv_tensors().items():
+        out[name] = t
+        for nbits in (4, 8):
+            for axis in (0, 1):
+                key = f"hqq{nbits}_ax{axis}_{name}"
+                q, scale, zh, dq = hqq_spec(t, nbits, axis)
+                W = torch.from_numpy(t).reshape([-1, 64]) if axis == 1 else torch.from_numpy(t).reshape([64, -1])
+                degenerate = bool(((W.max(dim=axis)[0] - W.min(dim=axis)[0]) <= 1e-4).any())
+                if not degenerate:
+                    meta, dq_lib = hqq_hf(t, nbits, axis)
+                    assert torch.equal(dq_lib, dq), key
+                    assert torch.equal(meta["scale"].reshape(-1), scale.reshape(-1)), key
+                out[key] = t2n(dq.float())
+                out[key + "_q"] = t2n(q.to(torch.uint8)).reshape(-1)
+                out[key + "_scale"] = t2n(scale.float()).reshape(-1)
+                out[key + "_zero"] = t2n(zh.float()).reshape(-1)
+        for axis in (0, -1):
+            tt = torch.from_numpy(t)
+            if axis == -1 and (t.shape[1] * t.shape[2]) % 64:
+                continue
+            scale, shift = MaxOptimizer()(tt, qint4, axis, 64)
+            qt = quantize_weight(tt, qint4, axis, scale, shift, 64)
+            key = f"quanto4_ax{'m1' if axis == -1 else 0}_{name}"
+            out[key] = t2n(qt.dequantize()).astype(np.float32)
+            out[key + "_scale"] = t2n(scale).reshape(-1)
+            out[key + "_shift"] = t2n(shift).reshape(-1)
+    save("kv.bdg", out)
+
+
+# ---------------------------------------------------------------- Wanda
+MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+
+
+def calib_ids(vocab, ns, T, seed):
+    """Fixed calibration tokens shared with tests/accel/test_wanda.c (an LCG
+    both sides compute): id = (state >> 33) % vocab."""
+    s = seed
+    ids = np.zeros((ns, T), np.int64)
+    for i in range(ns):
+        for t in range(T):
+            s = (s * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+            ids[i, t] = (s >> 33) % vocab
+    return ids
+
+
+def run_layer(layer, h, pos_emb, T):
+    mask = torch.full((1, 1, T, T), float("-inf")).triu(1)
+    out = layer(h, attention_mask=mask, position_embeddings=pos_emb,
+                position_ids=torch.arange(T)[None])
+    return out[0] if isinstance(out, tuple) else out
+
+
+def wanda_ref(model_dir, ns, T, seed, kind):
+    """Wanda (strategies.md §5.2) in torch on a transformers model: per block,
+    hooks gather each linear's input statistic S_j = mean over samples of the
+    sum over tokens of x^2 (float64), score |W| * sqrt(S), prune per output row
+    (unstructured: the int(in*0.5) lowest, stable; 2:4: the 2 lowest of every
+    4), then run the pruned block to get the next block's inputs."""
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32,
+                                                 attn_implementation="eager")
+    model.eval()
+    cfg = model.config
+    ids = torch.from_numpy(calib_ids(cfg.vocab_size, ns, T, seed))
+    masks = {}
+    with torch.no_grad():
+        x = model.model.embed_tokens(ids)
+        pos_emb = model.model.rotary_emb(x[:1], torch.arange(T)[None])
+        names = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        for li, layer in enumerate(model.model.layers):
+            lins = {"q_proj": layer.self_attn.q_proj, "k_proj": layer.self_attn.k_proj,
+                    "v_proj": layer.self_attn.v_proj, "o_proj": layer.self_attn.o_proj,
+                    "gate_proj": layer.mlp.gate_proj, "up_proj": layer.mlp.up_proj,
+                    "down_proj": layer.mlp.down_proj}
+            S = {k: torch.zeros(v.in_features, dtype=torch.float64) for k, v in lins.items()}
+            hooks = []
+            for k, v in lins.items():
+                def hook(mod, inp, out, k=k):
+                    a = inp[0].reshape(-1, inp[0].shape[-1]).double()
+                    S[k] += (a * a).sum(0)
+                hooks.append(v.register_forward_hook(hook))
+            for s in range(ns):
+                run_layer(layer, x[s:s + 1], pos_emb, T)
+            for h in hooks:
+                h.remove()
+            for k in names:
+                W = lins[k].weight.data
+                metric = W.abs() * torch.sqrt(S[k] / ns).float().unsqueeze(0)
+                mask = torch.zeros_like(W, dtype=torch.bool)
+                if kind == "unstructured":
+                    idx = torch.sort(metric, dim=-1, stable=True)[1][:, :int(W.shape[1] * 0.5)]
+                    mask.scatter_(1, idx, True)
+                else:
+                    for j in range(0, W.shape[1], 4):
+                        tmp = metric[:, j:j + 4]
+                        # the 2 smallest; on ties the lower index (stable sort)
+                        idx = torch.sort(tmp, dim=-1, stable=True)[1][:, :2]
+                        mask.scatter_(1, j + idx, True)
+                W[mask] = 0
+                masks[f"l{li}_{k}"] = t2n(mask).astype(np.uint8)
+            x = torch.cat([run_layer(layer, x[s:s + 1], pos_emb, T) for s in range(ns)])
+        logits = model(ids[:1]).logits[0]
+    return masks, t2n(logits)
+
+
+def gen_wanda():
+    out = {}
+    for kind in ("unstructured", "2of4"):
+        masks, logits = wanda_ref(os.path.join(MODELS, "llama_gqa_f32"), 4, 16, 42, kind)
+        for k, v in masks.items():
+            out[f"{kind}_{k}"] = v
+        out[f"{kind}_logits"] = logits.astype(np.float32)
+    save("wanda.bdg", out)
+
+
+def main():
+    torch.manual_seed(0)
+    which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda"]
+    table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda}
+    for w in which:
+        if w in table:
+            table[w]()
+
+
+if __name__ == "__main__":
+    main()
