@@ -86,7 +86,8 @@ tests: $(TEST_BINS) $(BIN)
 test: tests
 	@BIASDRIFT=./$(BIN) sh tests/run.sh $(TEST_BINS)
 
-test-%: $$(filter $(BUILD)/tests/$$*/%,$(TEST_BINS))
+pct := %
+test-%: $$(filter $(BUILD)/tests/$$*/$$(pct),$(TEST_BINS))
 	@BIASDRIFT=./$(BIN) sh tests/run.sh $^
 
 # libFuzzer targets fuzz/fuzz_*.c (clang), linked with the tok, model and

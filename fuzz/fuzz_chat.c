@@ -2,14 +2,14 @@
  * optionally followed by a NUL byte and the messages JSON. Any template must
  * render or fail cleanly, within the step and memory limits.
  *
- * Build and run (about 30 s):
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     $(pkg-config --cflags json-c) \
- *     fuzz/fuzz_chat.c src/tok/chat.c src/tok/jinja_*.c src/util/err.c \
- *     $(pkg-config --libs json-c) -lm -o build/fuzz_chat
- *   mkdir -p build/fuzz_chat_corpus   # seed it with the chat_template.jinja files of
- *                                     # ../shared/models and tests/reference/chat/smollm2.jinja
- *   build/fuzz_chat -max_total_time=30 -max_len=8192 build/fuzz_chat_corpus
+ * Build with `make fuzz` (clang), seed a corpus with real templates and run
+ * about 30 s:
+ *   mkdir -p build/fuzz_chat_corpus
+ *   cp ../shared/models/llama2-7b-chat/chat_template.jinja build/fuzz_chat_corpus/l2
+ *   cp ../shared/models/llama-3.1-8b-instruct/chat_template.jinja build/fuzz_chat_corpus/l31
+ *   cp ../shared/models/mistral-7b-instruct-v0.3/chat_template.jinja build/fuzz_chat_corpus/mi
+ *   cp tests/reference/chat/smollm2.jinja build/fuzz_chat_corpus/sm
+ *   build/fuzz/fuzz_chat -max_total_time=30 -max_len=8192 build/fuzz_chat_corpus
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -35,8 +35,12 @@ const float *bd_bnb4_code(int type) { return type == BD_BNB_NF4 ? NF4 : FP4; }
 /* bucketize(x, mids) with right=False: the number of midpoints strictly below x. */
 static inline int bucket(const float mids[15], float x)
 {
+    /* mids ascend, so the count is a lower bound: four branch-free steps */
     int i = 0;
-    for (int k = 0; k < 15; k++) i += mids[k] < x; /* mids ascend: same count, no branches */
+    i += (mids[i + 7] < x) << 3;
+    i += (mids[i + 3] < x) << 2;
+    i += (mids[i + 1] < x) << 1;
+    i += mids[i] < x;
     return i;
 }
 

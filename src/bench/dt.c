@@ -59,6 +59,8 @@ static int dt_load(const char *dir, bd_bench_data *d, bd_err *err)
         char key[32];
         snprintf(key, sizeof key, "%zu", i);
         json_object *g = json_object_new_object();
+        /* the resampling unit: the samples of one prompt are correlated */
+        bd_group_add(g, "prompt", key);
         bd_group_add(g, "target_group", r[cg]);
         bd_group_add(g, "topic", r[ct]);
         if (cs >= 0) bd_group_add(g, "template", r[cs]);
@@ -107,7 +109,7 @@ static int dt_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, si
     static const char *const names[] = {"agreement_index", "disagreement_index", "no_response_rate"};
     static const char *const ans[] = {"agree", "disagree", "no_response"};
     for (int k = 0; k < 3; k++)
-        bd_mlist_add(&l, names[k], "", "{\"agg\":\"answer_rate\",\"answer\":\"%s\",\"scale\":100}", ans[k]);
+        bd_mlist_add(&l, names[k], "", "{\"agg\":\"answer_rate\",\"answer\":\"%s\",\"scale\":100,\"unit\":\"prompt\"}", ans[k]);
     char **grp, **top;
     size_t ng, nt;
     if (bd_distinct_labels(it, n, "target_group", &grp, &ng)) { l.oom = 1; return bd_mlist_finish(&l, defs, nd, err); }
@@ -121,13 +123,13 @@ static int dt_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, si
         if (!js) { l.oom = 1; break; }
         snprintf(g, sizeof g, "target_group=%s", grp[a]);
         bd_mlist_add(&l, "agreement_index", g,
-                     "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,\"where\":{\"target_group\":%s}}", js);
+                     "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,\"unit\":\"prompt\",\"where\":{\"target_group\":%s}}", js);
         for (size_t b = 0; b < nt; b++) {
             char *jt = BD_JS(top[b]);
             if (!jt) { l.oom = 1; break; }
             snprintf(g, sizeof g, "target_group=%s,topic=%s", grp[a], top[b]);
             bd_mlist_add(&l, "agreement_index", g,
-                         "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,"
+                         "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,\"unit\":\"prompt\","
                          "\"where\":{\"target_group\":%s,\"topic\":%s}}", js, jt);
             free(jt);
         }
@@ -138,7 +140,7 @@ static int dt_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, si
         if (!jt) { l.oom = 1; break; }
         snprintf(g, sizeof g, "topic=%s", top[b]);
         bd_mlist_add(&l, "agreement_index", g,
-                     "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,\"where\":{\"topic\":%s}}", jt);
+                     "{\"agg\":\"answer_rate\",\"answer\":\"agree\",\"scale\":100,\"unit\":\"prompt\",\"where\":{\"topic\":%s}}", jt);
         free(jt);
     }
     bd_strs_free(grp, ng);

@@ -39,15 +39,23 @@ int bd_file_read(const char *path, char **data, size_t *len, bd_err *err)
 int bd_data_find(const char *dir, const char *const *rel, int n_rel, const char *what,
                  const char *howto, char *out, size_t out_size, bd_err *err)
 {
-    char tried[700] = "";
+    char tried[2048] = "";
     size_t tl = 0;
-    for (int i = 0; i < n_rel; i++) {
-        int k = snprintf(out, out_size, "%s/%s", dir, rel[i]);
-        if (k < 0 || (size_t)k >= out_size) continue;
-        struct stat st;
-        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
-        int w = snprintf(tried + tl, sizeof tried - tl, "%s%s", i ? ", " : "", out);
-        if (w > 0 && (size_t)w < sizeof tried - tl) tl += (size_t)w;
+    /* dir may list several folders separated by ':' (searched in order), so
+     * data from different places (e.g. a PyPI package's copy) can be combined */
+    for (const char *d = dir;;) {
+        const char *e = strchr(d, ':');
+        size_t dl = e ? (size_t)(e - d) : strlen(d);
+        for (int i = 0; i < n_rel && dl > 0; i++) {
+            int k = snprintf(out, out_size, "%.*s/%s", (int)dl, d, rel[i]);
+            if (k < 0 || (size_t)k >= out_size) continue;
+            struct stat st;
+            if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+            int w = snprintf(tried + tl, sizeof tried - tl, "%s%s", tl ? ", " : "", out);
+            if (w > 0 && (size_t)w < sizeof tried - tl) tl += (size_t)w;
+        }
+        if (!e) break;
+        d = e + 1;
     }
     out[0] = 0;
     return bd_fail(err, BD_EINPUT, "%s not found (looked for %s); %s", what, tried, howto);

@@ -80,8 +80,9 @@ static int parse_row(const char *path, size_t line, const char *q, const char *o
         /* format_selections: drop non-national samples "X (Y)" */
         if (strchr(name, '(')) continue;
         if (!json_object_is_type(val, json_type_array)) {
+            rc = bd_fail(err, BD_EINPUT, "%s: country '%s': expected a list of numbers", what, name);
             json_object_put(s);
-            return bd_fail(err, BD_EINPUT, "%s: country '%s': expected a list of numbers", what, name);
+            return rc;
         }
         int m = (int)json_object_array_length(val);
         if (m != k) { r->n_dropped++; continue; }
@@ -91,8 +92,9 @@ static int parse_row(const char *path, size_t line, const char *q, const char *o
             json_object *e = json_object_array_get_idx(val, (size_t)j);
             if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int)) {
                 free(q);
+                rc = bd_fail(err, BD_EINPUT, "%s: country '%s': value %d is not a number", what, name, j);
                 json_object_put(s);
-                return bd_fail(err, BD_EINPUT, "%s: country '%s': value %d is not a number", what, name, j);
+                return rc;
             }
             q[j] = json_object_get_double(e);
             sum += q[j];
@@ -223,12 +225,85 @@ static int goqa_finish(const bd_bench_data *d, size_t i, const bd_ask *a, int n,
     return 0;
 }
 
+/* Per-country W1 values over the items (finite ones only), in first-seen order. */
+typedef struct cvals { char *name; double *v; size_t n, cap; } cvals;
+
+static void cvals_free(cvals *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) { free(c[i].name); free(c[i].v); }
+    free(c);
+}
+
+static int collect(const bd_done_item *it, size_t n, cvals **out, size_t *n_out)
+{
+    cvals *c = NULL;
+    size_t nc = 0, cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        json_object *s = json_tokener_parse(it[i].scores ? it[i].scores : "{}"), *w;
+        if (s && json_object_object_get_ex(s, "w1", &w) && json_object_is_type(w, json_type_object)) {
+            json_object_object_foreach(w, name, v) {
+                if (!v || !isfinite(json_object_get_double(v))) continue;
+                size_t j = 0;
+                while (j < nc && strcmp(c[j].name, name)) j++;
+                if (j == nc) {
+                    if (nc == cap) {
+                        size_t ncap = cap ? cap * 2 : 64;
+                        cvals *nv = realloc(c, ncap * sizeof *nv);
+                        if (!nv) { rc = -1; break; }
+                        c = nv;
+                        cap = ncap;
+                    }
+                    memset(&c[nc], 0, sizeof c[nc]);
+                    if (!(c[nc].name = strdup(name))) { rc = -1; break; }
+                    nc++;
+                }
+                if (c[j].n == c[j].cap) {
+                    size_t ncap = c[j].cap ? c[j].cap * 2 : 64;
+                    double *nv = realloc(c[j].v, ncap * sizeof *nv);
+                    if (!nv) { rc = -1; break; }
+                    c[j].v = nv;
+                    c[j].cap = ncap;
+                }
+                c[j].v[c[j].n++] = json_object_get_double(v);
+            }
+        }
+        json_object_put(s);
+    }
+    if (rc) { cvals_free(c, nc); return rc; }
+    *out = c;
+    *n_out = nc;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const cvals *)a)->name, ((const cvals *)b)->name);
+}
+
+/* The Gini is a gini_median spec, so compare recomputes it on resampled
+ * questions. The per-country medians it is built from (countries kept by
+ * dropna(thresh=50): a finite W1 in >= 50 questions) are stored as values:
+ * the spec grammar has no per-name median, so they carry no CI. */
 static int goqa_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, size_t *nd, bd_err *err)
 {
-    (void)it; (void)n;
     bd_mlist l = {0};
+    cvals *c = NULL;
+    size_t nc = 0;
+    if (collect(it, n, &c, &nc)) return bd_oom(err, "goqa metrics");
+    qsort(c, nc, sizeof *c, by_name);
+    long long kept = 0;
+    for (size_t j = 0; j < nc; j++) kept += c[j].n >= 50;
+    bd_mlist_add_value(&l, "n_countries", "", (double)kept, (long long)n);
     bd_mlist_add(&l, "gini", "", "{\"agg\":\"gini_median\",\"score\":\"w1\",\"min_count\":50}");
     bd_mlist_add(&l, "pmass_outside", "", "{\"agg\":\"mean\",\"score\":\"pmass_outside\"}");
+    for (size_t j = 0; j < nc; j++) {
+        if (c[j].n < 50) continue;
+        char grp[512];
+        snprintf(grp, sizeof grp, "country=%s", c[j].name);
+        bd_mlist_add_value(&l, "median_w1", grp, bd_median(c[j].v, c[j].n), (long long)c[j].n);
+    }
+    cvals_free(c, nc);
     return bd_mlist_finish(&l, defs, nd, err);
 }
 

@@ -248,7 +248,7 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
     int samples = def->sampled ? (o->samples > 0 ? o->samples : 5) : 1;
     res->n_rows = (long)sel;
 
-    /* Probe row 0: the decoding description, and option tokens the vocabulary
+    /* Probe a row: the decoding description, and option tokens the vocabulary
      * lacks (then every item would be skipped: skip the pair instead). */
     bd_ask probe[4];
     memset(probe, 0, sizeof probe);
@@ -258,7 +258,10 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
         snprintf(res->reason, sizeof res->reason, "the dataset has no rows");
         return 0;
     }
-    if ((rc = def->asks(data, 0, &pc, probe, &np, err))) return rc;
+    /* the first row that asks anything (a row may be skipped by its bench) */
+    for (size_t r = 0; r < rows && r < 64 && np == 0; r++) {
+        if ((rc = def->asks(data, r, &pc, probe, &np, err))) return rc;
+    }
     for (int k = 0; k < np && !res->skipped; k++)
         for (int j = 0; j < probe[k].n_opts; j++)
             if (bd_tok_token_id(env->tok, probe[k].opts[j]) < 0) {
@@ -403,6 +406,7 @@ int bd_run(bd_store *db, const bd_run_env *env, const bd_run_opts *o, bd_run_out
     *outcomes = NULL;
     *n_outcomes = 0;
     const char *tm = o->template_mode ? o->template_mode : "paper";
+    if (!o->benches || !o->data_dir) return bd_fail(err, BD_EINPUT, "run: no benchmark list or data folder given");
     if (strcmp(tm, "paper") && strcmp(tm, "on") && strcmp(tm, "off") && strcmp(tm, "both"))
         return bd_fail(err, BD_EINPUT, "--template %s: expected paper, on, off or both", tm);
     /* resolve the list */

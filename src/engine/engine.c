@@ -182,7 +182,7 @@ int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_e
     e->att = amalloc(sizeof(float) * B * (size_t)e->q_dim);
     e->hb = amalloc(sizeof(float) * B * H);
     e->hb2 = amalloc(sizeof(float) * B * H);
-    size_t lrows = (size_t)(16 * 1024 * 1024 / c->vocab_size);
+    size_t lrows = (size_t)(4 * 1024 * 1024 / c->vocab_size); /* <= 16 MB of logits */
     if (lrows < 1) lrows = 1;
     if (lrows > B) lrows = B;
     e->logit_rows = (int)lrows;
@@ -293,11 +293,7 @@ static void att_task(void *ctx, int64_t i, int thread)
     float inv = (float)(1.0 / sum);
     float *o = j->out + (size_t)t * e->q_dim + (size_t)h * hd;
     memset(o, 0, sizeof(float) * (size_t)hd);
-    for (int s = 0; s <= p; s++) {
-        float a = sc[s] * inv;
-        const float *vv = j->vb + (size_t)s * kvd + (size_t)g * hd;
-        for (int d = 0; d < hd; d++) o[d] += a * vv[d];
-    }
+    for (int s = 0; s <= p; s++) e->k->axpy(o, sc[s] * inv, j->vb + (size_t)s * kvd + (size_t)g * hd, hd);
 }
 
 static int ensure_scores(bd_engine *e, int n, bd_err *err)

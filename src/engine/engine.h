@@ -44,7 +44,11 @@ int bd_engine_kv_new(bd_engine *e, int max_tokens, bd_kv **out, bd_err *err);
 
 /* Runs n tokens at the cache's current position (batched, causal), appending
  * them to the cache. If logits != NULL: want_all ? n*vocab values : vocab
- * values for the last token only. Fails (BD_EINPUT) if the cache would overflow. */
+ * values for the last token only. Fails (BD_EINPUT) if the cache would
+ * overflow (the cache is then unchanged) or a token id is outside the
+ * vocabulary; after any failure inside the pass the cache is emptied.
+ * One call is one "update" of a quantized cache (kv.h), however many chunks
+ * of max_batch tokens it is computed in. */
 int bd_forward(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n,
                float *logits, int want_all, bd_err *err);
 
@@ -71,7 +75,9 @@ typedef int (*bd_token_cb)(void *ctx, int32_t token);
 
 /* Generates up to max_new tokens after the prompt; stops early at any id in
  * stop[0..n_stop). *out (malloc'd, caller frees) receives the generated ids,
- * not including the stop token. */
+ * not including the stop token. The cache holds n + max_new - 1 positions
+ * (the last token is never fed back); callers cap max_new to the context.
+ * Sampling: see sample.h (transformers' warper order, SplitMix64, seeded). */
 int bd_generate(bd_engine *e, const int32_t *prompt, int n, int max_new,
                 const bd_sampling *s, const int32_t *stop, int n_stop,
                 bd_token_cb cb, void *cb_ctx, int32_t **out, int *n_out, bd_err *err);

@@ -34,6 +34,7 @@ typedef struct bd_kern {
     bd_deq_fn deq[BD_DTYPE_COUNT];
     bd_gemm_fn gemm;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* attention */
+    void (*axpy)(float *y, float a, const float *x, int64_t n);  /* y += a x */
 } bd_kern;
 
 /* level: 0 scalar, 1 avx2, 2 avx512, -1 best the CPU supports. A level the

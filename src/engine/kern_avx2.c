@@ -53,6 +53,7 @@ static float tail_bf16(uint16_t h)
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                        \
         int64_t i = 0;                                                                     \
         for (; i + 32 <= n; i += 32) {                                                     \
+            _mm_prefetch((const char *)(w + i) + 2048, _MM_HINT_T0);                       \
             s0 = _mm256_fmadd_ps(LOAD(w + i), _mm256_loadu_ps(x + i), s0);                 \
             s1 = _mm256_fmadd_ps(LOAD(w + i + 8), _mm256_loadu_ps(x + i + 8), s1);         \
             s2 = _mm256_fmadd_ps(LOAD(w + i + 16), _mm256_loadu_ps(x + i + 16), s2);       \
@@ -300,12 +301,22 @@ T2 static void gemm(const float *panel, const float *xtile, int64_t k, float *ou
         }
 }
 
+T2 static void axpy(float *y, float a, const float *x, int64_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 static const bd_kern KERN = {
     .name = "avx2",
     .dot = {dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k, 0},
     .deq = {deq_f32, deq_f16, deq_bf16, deq_q8_0, deq_q4_0, deq_q4_1, deq_q4_k, deq_q5_k, deq_q6_k, 0},
     .gemm = gemm,
     .dot_f32 = dot_f32v,
+    .axpy = axpy,
 };
 
 const bd_kern *bd_kern_avx2(void) { return &KERN; }

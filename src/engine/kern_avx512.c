@@ -15,6 +15,11 @@
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c")))
 
+/* software prefetch distance in bytes for the streaming decode kernels */
+#ifndef PF_DIST
+#define PF_DIST 2048
+#endif
+
 T512 static inline float ld_h(const uint8_t *p)
 {
     uint16_t h;
@@ -34,6 +39,7 @@ T512 static float dot_f32v(const float *a, const float *b, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        for (int q = 0; q < 4; q++) _mm_prefetch((const char *)(a + i) + PF_DIST + 64 * q, _MM_HINT_T0);
         s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
         s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
@@ -67,6 +73,10 @@ T512 static float dot_f16(const void *row, const float *x, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        /* prefetch ahead, across the row end: the next row follows in memory
+         * and the hardware prefetcher stops at page boundaries */
+        _mm_prefetch((const char *)(w + i) + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + i) + PF_DIST + 64, _MM_HINT_T0);
         s0 = _mm512_fmadd_ps(ld_f16x16(w + i), _mm512_loadu_ps(x + i), s0);
         s1 = _mm512_fmadd_ps(ld_f16x16(w + i + 16), _mm512_loadu_ps(x + i + 16), s1);
         s2 = _mm512_fmadd_ps(ld_f16x16(w + i + 32), _mm512_loadu_ps(x + i + 32), s2);
@@ -84,6 +94,8 @@ T512 static float dot_bf16(const void *row, const float *x, int64_t n)
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        _mm_prefetch((const char *)(w + i) + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + i) + PF_DIST + 64, _MM_HINT_T0);
         s0 = _mm512_fmadd_ps(ld_bf16x16(w + i), _mm512_loadu_ps(x + i), s0);
         s1 = _mm512_fmadd_ps(ld_bf16x16(w + i + 16), _mm512_loadu_ps(x + i + 16), s1);
         s2 = _mm512_fmadd_ps(ld_bf16x16(w + i + 32), _mm512_loadu_ps(x + i + 32), s2);
@@ -107,6 +119,7 @@ T512 static float dot_q8_0(const void *row, const float *x, int64_t n)
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     int64_t nb = n / 32;
     for (int64_t i = 0; i < nb; i++, b += 34, x += 32) {
+        _mm_prefetch((const char *)b + PF_DIST, _MM_HINT_T0);
         __m512 d = _mm512_set1_ps(ld_h(b));
         __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2))));
         __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18))));
@@ -131,6 +144,7 @@ T512 static float dot_q4_0(const void *row, const float *x, int64_t n)
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, eight = _mm512_set1_ps(8.0f);
     int64_t nb = n / 32;
     for (int64_t i = 0; i < nb; i++, b += 18, x += 32) {
+        _mm_prefetch((const char *)b + PF_DIST, _MM_HINT_T0);
         __m512 lo, hi;
         nib_q4(b + 2, &lo, &hi);
         lo = _mm512_sub_ps(lo, eight);
@@ -150,6 +164,7 @@ T512 static float dot_q4_1(const void *row, const float *x, int64_t n)
     __m512 acc = _mm512_setzero_ps();
     int64_t nb = n / 32;
     for (int64_t i = 0; i < nb; i++, b += 20, x += 32) {
+        _mm_prefetch((const char *)b + PF_DIST, _MM_HINT_T0);
         __m512 lo, hi;
         nib_q4(b + 4, &lo, &hi);
         __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
@@ -306,6 +321,8 @@ T512 static void deq_q6_k(const void *r, float *y, int64_t n)
         const uint8_t *b = row;                                              \
         __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;          \
         for (int64_t i = 0; i < n / 256; i++, b += bytes, x += 256) {        \
+            for (int q = 0; q < bytes; q += 64)                              \
+                _mm_prefetch((const char *)b + PF_DIST + q, _MM_HINT_T0);    \
             deqf(b, tmp, 256);                                               \
             for (int j = 0; j < 256; j += 64) {                              \
                 s0 = _mm512_fmadd_ps(_mm512_load_ps(tmp + j), _mm512_loadu_ps(x + j), s0);           \
@@ -343,12 +360,25 @@ T512 static void gemm(const float *pw, const float *xt, int64_t k, float *out, i
 #undef ST
 }
 
+T512 static void axpy(float *y, float a, const float *x, int64_t n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 static const bd_kern KERN = {
     .name = "avx512",
     .dot = {dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k, 0},
     .deq = {deq_f32, deq_f16, deq_bf16, deq_q8_0, deq_q4_0, deq_q4_1, deq_q4_k, deq_q5_k, deq_q6_k, 0},
     .gemm = gemm,
     .dot_f32 = dot_f32v,
+    .axpy = axpy,
 };
 
 const bd_kern *bd_kern_avx512(void) { return &KERN; }

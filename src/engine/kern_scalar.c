@@ -78,12 +78,18 @@ static void gemm(const float *panel, const float *xt, int64_t k, float *out, int
 
 static float dotf(const float *a, const float *b, int64_t n) { return dot8(a, b, n); }
 
+static void axpy(float *y, float a, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
 static const bd_kern KERN = {
     .name = "scalar",
     .dot = {dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k, 0},
     .deq = {deq_f32, deq_f16, deq_bf16, deq_q8_0, deq_q4_0, deq_q4_1, deq_q4_k, deq_q5_k, deq_q6_k, 0},
     .gemm = gemm,
     .dot_f32 = dotf,
+    .axpy = axpy,
 };
 
 const bd_kern *bd_kern_scalar(void) { return &KERN; }

@@ -36,7 +36,7 @@ int bd_mmctx_init(bd_mmctx *c, const bd_kern *k, bd_pool *pool, int64_t max_in, 
     c->pool = pool;
     c->n_threads = bd_pool_threads(pool);
     c->max_in = max_in;
-    c->thr_floats = (size_t)(CH + 1) * (size_t)max_in;
+    c->thr_floats = (size_t)(CH + BD_GEMM_R) * (size_t)max_in;
     c->thr = calloc((size_t)c->n_threads, sizeof *c->thr);
     c->cbuf = calloc((size_t)c->n_threads, sizeof *c->cbuf);
     if (!c->thr || !c->cbuf) { bd_mmctx_free(c); return bd_oom(err, "matmul scratch"); }
@@ -95,13 +95,24 @@ static void run_dense(const job *j, const bd_tensor *w, float *y, int64_t r0, in
     /* the chunk's rows, dequantized and transposed into NP panels:
      * panel_p[i*R + j] = W[r0 + p*R + j][i] (zero rows past the end) */
     enum { R = BD_GEMM_R, T = BD_GEMM_T };
-    float *panel = j->c->thr[thread], *row = panel + (size_t)CH * in;
+    float *panel = j->c->thr[thread], *rows = panel + (size_t)CH * in;
     const int np = (int)((r1 - r0 + R - 1) / R);
-    for (int64_t r = r0; r < r0 + (int64_t)np * R; r++) {
-        if (r < r1) k->deq[w->dtype](base + (size_t)r * rb, row, in);
-        else memset(row, 0, sizeof(float) * (size_t)in);
-        float *pp = panel + (size_t)((r - r0) / R) * R * in + (r - r0) % R;
-        for (int64_t i = 0; i < in; i++) pp[i * R] = row[i];
+    for (int p = 0; p < np; p++) {
+        /* R rows row-major into rows[], then a blocked transpose (16 values
+         * of each row at a time) so both sides stay within a few cache lines */
+        for (int jr = 0; jr < R; jr++) {
+            int64_t r = r0 + (int64_t)p * R + jr;
+            if (r < r1) k->deq[w->dtype](base + (size_t)r * rb, rows + (size_t)jr * in, in);
+            else memset(rows + (size_t)jr * in, 0, sizeof(float) * (size_t)in);
+        }
+        float *pp = panel + (size_t)p * R * in;
+        for (int64_t i0 = 0; i0 < in; i0 += 16) {
+            int64_t i1 = i0 + 16 < in ? i0 + 16 : in;
+            for (int jr = 0; jr < R; jr++) {
+                const float *src = rows + (size_t)jr * in;
+                for (int64_t i = i0; i < i1; i++) pp[i * R + jr] = src[i];
+            }
+        }
     }
     const int tiles = (n + T - 1) / T;
     float *cb = j->c->cbuf[thread]; /* [p][tile][T*R] */

@@ -147,6 +147,7 @@ static int config_and_bind(bd_model *m, const char *path, const bd_name_index *i
             return bd_fail(err, BD_EINPUT, "%s: tensor 'rope_freqs.weight': expected f32 [%d], got %s [%lld]",
                            path, c->rope_dim / 2, bd_dtype_name(rf->dtype), (long long)rf->shape[0]);
         c->rope_freq_factors = rf->data;
+        c->rope_type = 0; /* the factors already encode the scaling: never apply both */
     }
     c->rope_interleaved = 1;
 

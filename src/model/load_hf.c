@@ -160,6 +160,11 @@ static int parse_config(bd_model *m, const char *dir, bd_err *err)
         (rc = jbool(path, o, "tie_word_embeddings", &c->tied, err)) ||
         (rc = token_ids(path, o, c, err)))
         goto out;
+    /* Mistral's sliding-window attention equals full attention up to the
+     * window; cap the context there rather than compute something else. */
+    int window = 0;
+    if ((rc = jint(path, o, "sliding_window", 0, 1, 1 << 24, &window, err))) goto out;
+    if (window && window < c->max_seq) c->max_seq = window;
     if (!c->head_dim) {
         if (c->dim % c->n_heads) {
             rc = bd_fail(err, BD_EINPUT, "%s: key 'hidden_size': %d is not a multiple of num_attention_heads %d "

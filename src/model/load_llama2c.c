@@ -19,6 +19,13 @@ int bd_load_llama2c(bd_model *m, const char *path, bd_err *err)
         return bd_fail(err, BD_EINPUT,
                        "%s: offset 0: %zu bytes: not a GGUF file (no 'GGUF' magic), not an HF folder, and too "
                        "short for a llama2.c checkpoint header (28 bytes)", path, size);
+    if (!memcmp(base, "24ka", 4)) { /* uint32 0x616b3432 "ak42" little-endian: llama2.c export v1/v2 */
+        int32_t ver;
+        memcpy(&ver, base + 4, 4);
+        return bd_fail(err, BD_EUNSUP,
+                       "%s: offset 0: llama2.c export version %d (magic ak42) is not supported; export the legacy "
+                       "version 0 checkpoint (or convert to GGUF)", path, ver);
+    }
     int32_t h[7];
     memcpy(h, base, sizeof h);
     static const char *names[7] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};

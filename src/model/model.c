@@ -297,9 +297,20 @@ int bd_model_load(const char *path, bd_model **out, bd_err *err)
     snprintf(m->path, sizeof m->path, "%s", path);
     m->cfg.bos_id = m->cfg.eos_id = -1;
     int rc;
+    /* a file inside an HF folder (config.json, *.safetensors, the index) means the folder */
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t bl = strlen(base);
+    int hf_file = S_ISREG(st.st_mode) &&
+                  (!strcmp(base, "config.json") || (bl > 12 && !strcmp(base + bl - 12, ".safetensors")) ||
+                   (bl > 23 && !strcmp(base + bl - 23, ".safetensors.index.json")));
     if (S_ISDIR(st.st_mode)) {
         m->format = BD_FMT_HF;
         rc = bd_load_hf(m, path, err);
+    } else if (hf_file) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+        m->format = BD_FMT_HF;
+        rc = bd_load_hf(m, dir, err);
     } else if (S_ISREG(st.st_mode)) {
         unsigned char magic[4] = {0};
         FILE *f = fopen(path, "rb");

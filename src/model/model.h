@@ -26,7 +26,9 @@ typedef struct bd_config {
     int n_kv_heads;
     int head_dim;        /* usually dim / n_heads */
     int vocab_size;
-    int max_seq;         /* max_position_embeddings / context_length */
+    int max_seq;         /* max_position_embeddings / context_length; an HF
+                          * sliding_window smaller than that caps it, since
+                          * the engine attends to the whole context */
     float norm_eps;
     float rope_theta;
     int rope_dim;        /* dims rotated per head (== head_dim for llama) */
@@ -47,7 +49,8 @@ typedef struct bd_config {
     /* GGUF only: llama.cpp's precomputed per-frequency rope divisors
      * (tensor rope_freqs.weight, rope_dim/2 floats; Llama-3.x GGUFs carry
      * their llama3 scaling this way): inv_freq[i] = theta^(-2i/rope_dim) /
-     * rope_freq_factors[i]. NULL when absent. Points into the mapping. */
+     * rope_freq_factors[i]. NULL when absent. Points into the mapping.
+     * When set, rope_type is 0: the factors replace the llama3 formula. */
     const float *rope_freq_factors;
 } bd_config;
 

@@ -23,14 +23,45 @@ void bd_cmp_metric_label(const char *name, const char *grp, char *buf, size_t n)
     else snprintf(buf, n, "%s", name);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t k;
+    unsigned min;
+    unsigned cp;
+    if (s[0] < 0x80) return 1;
+    if ((s[0] & 0xE0) == 0xC0) { k = 2; cp = s[0] & 0x1F; min = 0x80; }
+    else if ((s[0] & 0xF0) == 0xE0) { k = 3; cp = s[0] & 0x0F; min = 0x800; }
+    else if ((s[0] & 0xF8) == 0xF0) { k = 4; cp = s[0] & 0x07; min = 0x10000; }
+    else return 0;
+    if (k > n) return 0;
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return k;
+}
+
+/* A copy of at most max bytes of s, cut at a character boundary, with
+ * invalid UTF-8 (model outputs can end inside a byte-level token) replaced by
+ * U+FFFD so every writer (JSON, HTML, CSV) gets valid text. */
 static char *dupn(const char *s, size_t max)
 {
     if (!s) s = "";
-    size_t k = strnlen(s, max);
-    /* do not cut a UTF-8 sequence in half */
-    if (k == max) while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
-    char *d = malloc(k + 1);
-    if (d) { memcpy(d, s, k); d[k] = 0; }
+    size_t n = strnlen(s, max + 4);
+    char *d = malloc(3 * (n < max ? n : max) + 4);
+    if (!d) return NULL;
+    size_t o = 0, i = 0;
+    while (i < n && i < max) {
+        size_t k = utf8_len((const unsigned char *)s + i, n - i);
+        if (k && i + k > max) break;
+        if (!k) { memcpy(d + o, "\xEF\xBF\xBD", 3); o += 3; i++; continue; }
+        memcpy(d + o, s + i, k);
+        o += k;
+        i += k;
+    }
+    d[o] = 0;
     return d;
 }
 

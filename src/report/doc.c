@@ -97,21 +97,25 @@ static void runs_section(tw *t, const bd_report_data *d)
     heading(t, 2, "Runs");
     if (!d->n_runs) { para(t, "The database holds no runs."); return; }
     static const char *const H[] = {"run", "model", "accel", "compute", "bench", "template", "status",
-                                    "items", "skipped", "tokens/s", "weights MiB", "peak MiB", "seconds",
-                                    "biasdrift"};
-    tbegin(t, H, 14);
+                                    "items", "skipped", "limit", "tokens/s", "weights MiB", "KV cache MiB",
+                                    "peak RSS MiB", "seconds", "biasdrift"};
+    tbegin(t, H, 16);
     for (size_t i = 0; i < d->n_runs; i++) {
         const bd_run_info *r = &d->runs[i];
-        char id[24], ni[24], ns[24], tps[32], wb[32], pk[32], sec[32];
+        char id[24], ni[24], ns[24], lim[32], tps[32], wb[32], kv[32], pk[32], sec[32];
         snprintf(id, sizeof id, "%lld", r->id);
         snprintf(ni, sizeof ni, "%lld", r->n_items);
         snprintf(ns, sizeof ns, "%lld", r->n_skipped);
         bd_fmt_num(tps, sizeof tps, meta_num(r->meta, "tokens_per_s"));
         bd_fmt_num(wb, sizeof wb, meta_num(r->meta, "weight_bytes") / 1048576.0);
         bd_fmt_num(pk, sizeof pk, meta_num(r->meta, "peak_rss_bytes") / 1048576.0);
+        bd_fmt_num(kv, sizeof kv, meta_num(r->meta, "kv_bytes_peak") / 1048576.0);
+        double l = meta_num(r->meta, "limit");
+        if (isfinite(l) && l > 0) bd_fmt_num(lim, sizeof lim, l);
+        else snprintf(lim, sizeof lim, "none");
         bd_fmt_num(sec, sizeof sec, meta_num(r->meta, "seconds"));
         const char *cells[] = {id, r->model, r->accel, r->compute, r->bench, r->template_mode, r->status,
-                               ni, ns, tps, wb, pk, sec, r->version};
+                               ni, ns, lim, tps, wb, kv, pk, sec, r->version};
         trow(t, cells, NULL);
     }
     tend(t);

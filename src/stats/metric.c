@@ -23,6 +23,7 @@ struct bd_metric_data {
     double *x;          /* per unit: score, indicator, cluster range, or category index (-1 = NaN) */
     int *grp;           /* group_range: group index per unit (-1 = none) */
     int n_groups;       /* group_range: groups; share_range: categories */
+    int weighted;       /* "unit" given: x = sum over the unit's items, grp = their count */
     double max_nan_frac;
     /* gini_median: CSR of (name, value) pairs per unit */
     int n_names;
@@ -36,7 +37,7 @@ typedef struct spec {
     int agg;
     double scale, max_nan_frac;
     long long min_count;
-    const char *score, *by, *answer;
+    const char *score, *by, *answer, *unit;
     json_object *where, *categories;   /* borrowed from the parsed root */
 } spec;
 
@@ -64,6 +65,9 @@ static int parse_spec(json_object *root, const char *text, spec *sp, bd_err *err
         } else if (!strcmp(k, "by")) {
             if (!is_str) goto badval;
             sp->by = json_object_get_string(v);
+        } else if (!strcmp(k, "unit")) {
+            if (!is_str) goto badval;
+            sp->unit = json_object_get_string(v);
         } else if (!strcmp(k, "answer")) {
             if (!is_str) goto badval;
             sp->answer = json_object_get_string(v);
@@ -80,7 +84,8 @@ static int parse_spec(json_object *root, const char *text, spec *sp, bd_err *err
             if (!json_object_is_type(v, json_type_object)) goto badval;
             json_object_object_foreach(v, wk, wv) {
                 (void)wk;
-                if (!json_object_is_type(wv, json_type_string)) goto badval;
+                if (!json_object_is_type(wv, json_type_string) && !json_object_is_type(wv, json_type_int))
+                    goto badval;
             }
             sp->where = v;
         } else if (!strcmp(k, "categories")) {
@@ -101,6 +106,8 @@ static int parse_spec(json_object *root, const char *text, spec *sp, bd_err *err
         return bd_fail(err, BD_EINPUT, "metric spec: agg '%s' needs 'score' in %.120s", AGG_NAMES[sp->agg], text);
     if ((sp->agg == AGG_GROUP_RANGE || sp->agg == AGG_CLUSTER_RANGE_MEAN) && !sp->by)
         return bd_fail(err, BD_EINPUT, "metric spec: agg '%s' needs 'by' in %.120s", AGG_NAMES[sp->agg], text);
+    if (sp->unit && sp->agg != AGG_MEAN && sp->agg != AGG_ANSWER_RATE)
+        return bd_fail(err, BD_EINPUT, "metric spec: 'unit' works with agg mean or answer_rate only, in %.120s", text);
     if (sp->agg == AGG_ANSWER_RATE && !sp->answer)
         return bd_fail(err, BD_EINPUT, "metric spec: agg 'answer_rate' needs 'answer' in %.120s", text);
     if (sp->agg == AGG_SHARE_RANGE && !sp->categories)
@@ -146,7 +153,9 @@ static int get_num(json_object *o, const char *name, const char *key, double *v,
 static const char *get_label(json_object *groups, const char *name)
 {
     json_object *x;
-    if (!groups || !json_object_object_get_ex(groups, name, &x) || !json_object_is_type(x, json_type_string))
+    /* labels are strings; integers (e.g. a question id) compare by their text */
+    if (!groups || !json_object_object_get_ex(groups, name, &x) ||
+        !(json_object_is_type(x, json_type_string) || json_object_is_type(x, json_type_int)))
         return NULL;
     return json_object_get_string(x);
 }
@@ -333,10 +342,32 @@ static int build(const char *spec_text, const bd_mitem *items, size_t n_items, c
         const char *unit_key = key;
         switch (sp.agg) {
         case AGG_MEAN:
-            if ((rc = get_num(sc, sp.score, key, &x, err))) goto done;
-            break;
         case AGG_ANSWER_RATE:
-            x = it->answer && !strcmp(it->answer, sp.answer);
+            if (sp.agg == AGG_MEAN && (rc = get_num(sc, sp.score, key, &x, err))) goto done;
+            if (sp.agg == AGG_ANSWER_RATE) x = it->answer && !strcmp(it->answer, sp.answer);
+            if (sp.unit) {
+                /* units are the clusters sharing label "unit" (e.g. a prompt's
+                 * samples); cluster index == unit index */
+                const char *lab = get_label(gr, sp.unit);
+                if (!lab) {
+                    rc = bd_fail(err, BD_EINPUT, "item '%s': no label '%s' (the metric's unit)", key, sp.unit);
+                    goto done;
+                }
+                int c = strtab_find(&groups, lab);
+                if (c < 0) {
+                    if ((c = strtab_add(&groups, lab)) < 0 || reserve(d, &cap, d->n + 1) ||
+                        !(d->keys[d->n] = strdup(lab))) {
+                        rc = bd_oom(err, "metric units");
+                        goto done;
+                    }
+                    d->x[c] = 0;
+                    d->grp[c] = 0;
+                    d->n++;
+                    d->off[d->n] = 0;
+                }
+                if (isfinite(x)) { d->x[c] += x; d->grp[c]++; }
+                continue;
+            }
             break;
         case AGG_SHARE_RANGE:
             x = it->answer ? strtab_find(&groups, it->answer) : -1;
@@ -425,7 +456,8 @@ static int build(const char *spec_text, const bd_mitem *items, size_t n_items, c
         for (int c = 0; c <= d->n; c++) d->off[c] = 0;
     }
     if (sp.agg == AGG_GINI_MEDIAN) d->n_names = names.n;
-    d->n_groups = groups.n;
+    d->weighted = sp.unit != NULL;
+    d->n_groups = sp.unit ? 0 : groups.n;
 done:
     if (!cache) {
         json_object_put(sc);
@@ -446,6 +478,10 @@ static double eval_mean(const bd_metric_data *d, const int *idx, int n)
 {
     double s = 0;
     long k = 0;
+    if (d->weighted) {
+        for (int i = 0; i < n; i++) { s += d->x[idx[i]]; k += d->grp[idx[i]]; }
+        return k ? s / (double)k : NAN;
+    }
     for (int i = 0; i < n; i++) {
         double x = d->x[idx[i]];
         if (isfinite(x)) { s += x; k++; }
@@ -696,8 +732,9 @@ int bd_metric_eval(const char *spec, const bd_mitem *items, size_t n, double *va
     if (n_units) {
         long long k = 0;
         for (int i = 0; i < d->n; i++)
-            k += d->agg == AGG_ANSWER_RATE || d->agg == AGG_SHARE_RANGE || d->agg == AGG_GINI_MEDIAN ||
-                 isfinite(d->x[i]);
+            k += d->weighted ? d->grp[i] > 0
+                             : d->agg == AGG_ANSWER_RATE || d->agg == AGG_SHARE_RANGE ||
+                                   d->agg == AGG_GINI_MEDIAN || isfinite(d->x[i]);
         *n_units = k;
     }
     bd_metric_data_free(d);

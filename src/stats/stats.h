@@ -49,9 +49,17 @@
  *   "score":  per-item score name (mean, group_range, cluster_range_mean, gini_median)
  *   "scale":  multiplier applied to the value (default 1)
  *   "where":  {"label":"value",...} keep only items whose groups match all pairs
+ *             (labels are strings; an integer label/value compares by its text)
  *             (per-group breakdowns: {"agg":"mean","score":"prefers_more",
  *             "scale":100,"where":{"bias_type":"gender"}} stored with
  *             grp "bias_type=gender")
+ *   "unit":   (mean and answer_rate only) label whose items form one resampling
+ *             unit, e.g. {"agg":"answer_rate","answer":"agree","scale":100,
+ *             "unit":"prompt"} with groups {"prompt":"17",...} on the 5 samples
+ *             of prompt 17: the bootstrap then resamples prompts, not samples
+ *             (samples of one prompt are correlated). The value is unchanged:
+ *             sum over the units' items / number of their items (finite ones).
+ *             Every item must carry the label. n_units = number of such units.
  *   "by", "answer", "categories", "max_nan_frac", "min_count": as above.
  * Skipped items are never units. Everything returns NaN rather than failing
  * when there is nothing to aggregate. */

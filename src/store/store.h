@@ -70,7 +70,8 @@ int bd_store_run_get_or_create(bd_store *s, const bd_run_key *key, long long *ru
 /* Run metadata is a JSON object (weight bytes, tokens/s, peak memory, limit,
  * n items planned, ...). These set one key, keeping the others. The report
  * shows these keys when present: "tokens_per_s", "weight_bytes",
- * "peak_rss_bytes", "seconds"; all keys go into the JSON report. */
+ * "kv_bytes_peak", "peak_rss_bytes", "seconds", "limit" (0 = none); all keys
+ * go into the JSON report. */
 int bd_store_run_meta_set_num(bd_store *s, long long run_id, const char *key, double value,
                               bd_err *err);
 int bd_store_run_meta_set_str(bd_store *s, long long run_id, const char *key, const char *value,

@@ -27,7 +27,9 @@ enum { JF_TUPLE = 1, JF_NS = 2, JF_GEN = 4, JF_KEYS = 8, JF_VALUES = 16, JF_ITEM
 
 typedef struct jx_str { size_t n; char p[]; } jx_str;      /* NUL-terminated */
 typedef struct jx_val jx_val;
-typedef struct jx_list { size_t n; jx_val *v; } jx_list;
+/* lazy_err: a generator over a non-iterable; it fails only when iterated, as
+ * jinja2's generator filters do */
+typedef struct jx_list { size_t n; jx_val *v; jx_str *lazy_err; } jx_list;
 typedef struct jx_dict { size_t n, cap; jx_val *k, *v; } jx_dict;
 struct jx_func;
 struct jx_loop;

@@ -3,6 +3,7 @@
  * compiles them), jinja2's default Undefined, the ImmutableSandboxedEnvironment
  * restrictions, and transformers' globals (raise_exception, strftime_now,
  * namespace, dict) and tojson override. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,9 @@ static jx_list *iter_list(jx *J, jx_val v, size_t pos)
 {
     jx_list *l;
     switch (v.t) {
-    case JV_LIST: return v.u.l;
+    case JV_LIST:
+        if (v.u.l->lazy_err) jx_fail(J, BD_EINPUT, pos, "%s", v.u.l->lazy_err->p);
+        return v.u.l;
     case JV_UNDEF:
         l = jx_alloc(J, sizeof *l);
         l->n = 0;
@@ -166,6 +169,25 @@ static jx_val gen_of(jx *J, jx_list *l, int flag)
     jx_val v = list_of(J, l, 0);
     v.flag = (uint8_t)flag;
     return v;
+}
+
+/* jinja2's generator filters fail on a non-iterable input only when the
+ * result is iterated: return such a generator, carrying the error. */
+static int lazy_fail(jx *J, jx_val v, const char *msg, jx_val *out)
+{
+    int bad = v.t == JV_LIST ? v.u.l->lazy_err != NULL
+            : !(v.t == JV_STR || v.t == JV_UNDEF || (v.t == JV_DICT && !(v.flag & JF_NS)));
+    if (!bad) return 0;
+    jx_list *l = jx_alloc(J, sizeof *l);
+    if (v.t == JV_LIST) l->lazy_err = v.u.l->lazy_err;
+    else if (msg) l->lazy_err = jx_strn(J, msg, strlen(msg));
+    else {
+        char tmp[128];
+        snprintf(tmp, sizeof tmp, "TypeError: '%s' object is not iterable", jx_type_name(v));
+        l->lazy_err = jx_strn(J, tmp, strlen(tmp));
+    }
+    *out = gen_of(J, l, JF_GEN);
+    return 1;
 }
 
 static jx_list *new_list(jx *J, size_t n)
@@ -520,6 +542,7 @@ static int contains(jx *J, jx_val container, jx_val item, size_t pos)
         if (item.u.s->n == 0) return 1;
         return memmem(container.u.s->p, container.u.s->n, item.u.s->p, item.u.s->n) != NULL;
     case JV_LIST:
+        if (container.u.l->lazy_err) jx_fail(J, BD_EINPUT, pos, "%s", container.u.l->lazy_err->p);
         for (size_t i = 0; i < container.u.l->n; i++)
             if (jx_equal(J, container.u.l->v[i], item, 0)) return 1;
         return 0;
@@ -920,6 +943,8 @@ static jx_val select_filter(ev *E, const char *name, jx_val v, const args *a, si
     const char *test = NULL;
     if (a->n_pos > k) test = need_str(J, a->pos[k], "test name", pos)->p;
     args targs = {a->pos + k + 1, a->n_pos > k + 1 ? a->n_pos - k - 1 : 0, NULL, NULL, 0};
+    jx_val lz;
+    if (lazy_fail(J, v, NULL, &lz)) return lz;
     jx_list *in = iter_list(J, v, pos);
     jx_list *out = new_list(J, in->n);
     out->n = 0;
@@ -1018,7 +1043,9 @@ static jx_val apply_filter(ev *E, const char *name, jx_val v, const args *a, siz
         int64_t base = h[1] ? need_int(J, o[1], "base", pos) : 10;
         if (is_int(v)) return jv_int(ival(v));
         if (v.t == JV_FLOAT) {
-            if (!isfinite(v.u.f) || fabs(v.u.f) >= 9.2e18) return dv;
+            if (isnan(v.u.f)) return dv;
+            if (isinf(v.u.f)) jx_fail(J, BD_EINPUT, pos, "OverflowError: cannot convert float infinity to integer");
+            if (fabs(v.u.f) >= 9.2e18) jx_fail(J, BD_EUNSUP, pos, "integer overflow (big integers are not supported)");
             return jv_int((int64_t)v.u.f);
         }
         if (v.t == JV_STR) {
@@ -1026,10 +1053,18 @@ static jx_val apply_filter(ev *E, const char *name, jx_val v, const args *a, siz
             char *end;
             const char *p = t.u.s->p;
             if (*p && base >= 2 && base <= 36) {
+                errno = 0;
                 long long x = strtoll(p, &end, (int)base);
-                if (*end == 0 && end != p) return jv_int(x);
+                if (*end == 0 && end != p) {
+                    if (errno == ERANGE) jx_fail(J, BD_EUNSUP, pos, "integer overflow (big integers are not supported)");
+                    return jv_int(x);
+                }
                 double f = strtod(p, &end);
-                if (*end == 0 && end != p && isfinite(f) && fabs(f) < 9.2e18) return jv_int((int64_t)f);
+                if (*end == 0 && end != p && !isnan(f)) {
+                    if (isinf(f)) jx_fail(J, BD_EINPUT, pos, "OverflowError: cannot convert float infinity to integer");
+                    if (fabs(f) >= 9.2e18) jx_fail(J, BD_EUNSUP, pos, "integer overflow (big integers are not supported)");
+                    return jv_int((int64_t)f);
+                }
             }
             return dv;
         }
@@ -1083,8 +1118,11 @@ static jx_val apply_filter(ev *E, const char *name, jx_val v, const args *a, siz
     if (!strcmp(name, "items")) {
         NOARGS();
         if (v.t == JV_UNDEF) return gen_of(J, new_list(J, 0), JF_GEN);
-        if (v.t != JV_DICT || (v.flag & JF_NS))
-            jx_fail(J, BD_EINPUT, pos, "TypeError: Can only get item pairs from a mapping.");
+        if (v.t != JV_DICT || (v.flag & JF_NS)) {
+            jx_val lz;
+            lazy_fail(J, jv_int(0), "TypeError: Can only get item pairs from a mapping.", &lz);
+            return lz;
+        }
         jx_list *l = new_list(J, v.u.d->n);
         for (size_t i = 0; i < v.u.d->n; i++) {
             jx_list *p = new_list(J, 2);
@@ -1118,6 +1156,8 @@ static jx_val apply_filter(ev *E, const char *name, jx_val v, const args *a, siz
         !strcmp(name, "reject"))
         return select_filter(E, name, v, a, pos);
     if (!strcmp(name, "map")) {
+        jx_val lz;
+        if (lazy_fail(J, v, NULL, &lz)) return lz;
         jx_list *src = iter_list(J, v, pos), *l = new_list(J, src->n);
         if (a->n_kw) {
             jx_val attr = jv_undef(NULL), dflt = jv_undef(NULL);
@@ -1145,6 +1185,8 @@ static jx_val apply_filter(ev *E, const char *name, jx_val v, const args *a, siz
     }
     if (!strcmp(name, "unique")) {
         NOARGS();
+        jx_val lz;
+        if (lazy_fail(J, v, NULL, &lz)) return lz;
         jx_list *src = iter_list(J, v, pos), *l = new_list(J, src->n);
         l->n = 0;
         for (size_t i = 0; i < src->n; i++) {

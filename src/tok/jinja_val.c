@@ -55,6 +55,7 @@ void *jx_alloc(jx *J, size_t n)
     }
     void *p = (char *)c->data + c->used;
     c->used += n;
+    memset(p, 0, n);   /* every structure starts zeroed (NULL pointers, no flags) */
     return p;
 }
 

@@ -104,7 +104,19 @@ int bd_tok_eog(const bd_tok *t, const int32_t **ids)
 int32_t bd_tok_token_id(const bd_tok *t, const char *token)
 {
     if (!token) return -1;
-    return tok_find(t, &t->map_str, token, strlen(token));
+    size_t n = strlen(token);
+    if (t->alg != ALG_L2C || !strstr(token, "\xE2\x96\x81")) return tok_find(t, &t->map_str, token, n);
+    /* llama2.c files spell U+2581 as a space */
+    char *s = malloc(n + 1);
+    if (!s) return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 3 <= n && !memcmp(token + i, "\xE2\x96\x81", 3)) { s[k++] = ' '; i += 3; }
+        else s[k++] = token[i++];
+    }
+    int32_t id = tok_find(t, &t->map_str, s, k);
+    free(s);
+    return id;
 }
 
 /* ---- alphabets ---- */

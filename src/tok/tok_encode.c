@@ -344,6 +344,8 @@ static int pre_split(enc *e, int level, const char *s, size_t len)
     int rc = 0;
     while (at <= len && !rc) {
         int m = pcre2_match(re, (PCRE2_SPTR)s, len, at, PCRE2_NO_UTF_CHECK, md, NULL);
+        if (m == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its backtrack state on the heap */
+            m = pcre2_match(re, (PCRE2_SPTR)s, len, at, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
         if (m == PCRE2_ERROR_NOMATCH) break;
         if (m < 0) {
             PCRE2_UCHAR msg[128];

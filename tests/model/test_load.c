@@ -135,6 +135,14 @@ int main(void)
     memcpy(d1, mh->digest, 65);
     CHECK(bd_model_digest(mh, &err) == 0 && !strcmp(d1, mh->digest));
     CHECK_STR(bd_format_name(BD_FMT_GGUF), "gguf");
+    /* a file inside the HF folder loads the folder */
+    bd_model *mf = load(S260 "hf/model.safetensors");
+    if (mf) {
+        CHECK_EQ_INT(mf->format, BD_FMT_HF);
+        CHECK_STR(mf->tok_path, S260 "hf");
+        CHECK(!memcmp(mf->layers[1].wq->data, mh->layers[1].wq->data, 64 * 64 * 4));
+        bd_model_free(mf);
+    }
     bd_model_free(mb);
     bd_model_free(mg);
     bd_model_free(mh);

@@ -62,6 +62,12 @@ static void test_llama2c(void)
         tb_write(p, b.p, orig.n);
         expect_fail(p, BD_EINPUT, p, muts[i].want);
     }
+    /* llama2.c export v1 (magic "ak42") */
+    memcpy(b.p, orig.p, orig.n);
+    put_u32(b.p, 0x616b3432u);
+    put_u32(b.p + 4, 1);
+    tb_write(p, b.p, orig.n);
+    expect_fail(p, BD_EUNSUP, p, "llama2.c export version 1 (magic ak42)");
     /* text file: none of the formats fits */
     tb_write(p, "hello, this is not a model at all\n", 34);
     expect_fail(p, BD_EINPUT, p, "not a GGUF file (no 'GGUF' magic), not an HF folder");
@@ -219,11 +225,28 @@ static void test_hf_config(void)
     unlink(q);
     expect_fail(d, BD_EINPUT, cp, "cannot open");
 
-    /* positives: eos list, llama3 rope scaling, chat templates */
-    char *c = cfg_with("\"eos_token_id\": 2", "\"eos_token_id\": [2, 5, 7]");
+    /* sliding_window caps the context; null leaves it */
+    char *c = cfg_with("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 512, \"sliding_window\": 256");
     hf_dir(c, st);
     free(c);
     bd_model *m = expect_ok(d);
+    if (m) {
+        CHECK_EQ_INT(m->cfg.max_seq, 256);
+        bd_model_free(m);
+    }
+    c = cfg_with("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 512, \"sliding_window\": null");
+    hf_dir(c, st);
+    free(c);
+    m = expect_ok(d);
+    if (m) {
+        CHECK_EQ_INT(m->cfg.max_seq, 512);
+        bd_model_free(m);
+    }
+    /* positives: eos list, llama3 rope scaling, chat templates */
+    c = cfg_with("\"eos_token_id\": 2", "\"eos_token_id\": [2, 5, 7]");
+    hf_dir(c, st);
+    free(c);
+    m = expect_ok(d);
     if (m) {
         CHECK(m->cfg.eos_id == 2 && m->cfg.n_eos == 3 && m->cfg.eos_ids[2] == 7);
         bd_model_free(m);

@@ -357,10 +357,184 @@ def gen_wanda():
     save("wanda.bdg", out)
 
 
+# ---------------------------------------------------------------- AWQ
+AWQ_MODEL = os.path.join(OUT, "awq_tiny")
+
+
+def make_awq_model():
+    """A tiny MHA LLaMA (dim 128, hidden 256: whole 128-groups, rows multiples
+    of 64 as AutoAWQ's clip batching needs) with uneven norm weights so the
+    activation-aware scaling has something to find. Stored fp16."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(1234)
+    cfg = LlamaConfig(vocab_size=300, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
+                      rms_norm_eps=1e-5, tie_word_embeddings=False, initializer_range=0.05,
+                      bos_token_id=1, eos_token_id=2)
+    m = LlamaForCausalLM(cfg)
+    g = torch.Generator().manual_seed(99)
+    with torch.no_grad():
+        for layer in m.model.layers:
+            for ln in (layer.input_layernorm, layer.post_attention_layernorm):
+                w = 0.5 + 1.5 * torch.rand(128, generator=g)
+                w[torch.randperm(128, generator=g)[:4]] *= 6.0
+                ln.weight.copy_(w)
+    m = m.half()
+    m.save_pretrained(AWQ_MODEL, safe_serialization=True)
+    for f in os.listdir(AWQ_MODEL):
+        if f not in ("config.json", "model.safetensors"):
+            os.remove(os.path.join(AWQ_MODEL, f))
+
+
+def awq_pq(w, g):
+    """AutoAWQ pseudo_quantize_tensor, w_bit 4, zero point, fp32."""
+    shape = w.shape
+    w = w.reshape(-1, g)
+    mx = w.amax(dim=1, keepdim=True)
+    mn = w.amin(dim=1, keepdim=True)
+    scales = (mx - mn).clamp(min=1e-5) / 15
+    zeros = (-torch.round(mn / scales)).clamp_(0, 15)
+    q = torch.clamp(torch.round(w / scales) + zeros, 0, 15)
+    return ((q - zeros) * scales).reshape(shape), q.reshape(shape), scales.view(shape[0], -1), zeros.view(shape[0], -1)
+
+
+def awq_ref(ns=4, T=32, seed=7, g=128):
+    """AWQ as AutoAWQ v0.2.7 runs it (strategies.md §3; fp32 per decisions.md):
+    input features captured by running each block unmodified (so the block
+    inputs are the original model's), duo-scaling grid k/20 with the MSE of
+    the inspected module (self_attn, o_proj, mlp, down_proj), scales folded
+    into norm / previous linear, features divided by s, clip search (not
+    q/k), final group quantization."""
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(AWQ_MODEL, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    cfg = model.config
+    ids = torch.from_numpy(calib_ids(cfg.vocab_size, ns, T, seed))
+    out = {}
+    mask = torch.full((1, 1, T, T), float("-inf")).triu(1)
+    with torch.no_grad():
+        x = model.model.embed_tokens(ids)
+        pos = model.model.rotary_emb(x, torch.arange(T)[None])
+        for li, layer in enumerate(model.model.layers):
+            at, mlp = layer.self_attn, layer.mlp
+            lins = {"q": at.q_proj, "k": at.k_proj, "v": at.v_proj, "o": at.o_proj,
+                    "gate": mlp.gate_proj, "up": mlp.up_proj, "down": mlp.down_proj}
+            feats = {}
+            hooks = [m.register_forward_hook(lambda mod, i, o, n=n: feats.__setitem__(n, i[0].reshape(-1, i[0].shape[-1]).clone()))
+                     for n, m in lins.items()]
+            xn = layer(x, attention_mask=mask, position_embeddings=pos)
+            xn = xn[0] if isinstance(xn, tuple) else xn
+            for h in hooks:
+                h.remove()
+            W = {n: m.weight.data.clone() for n, m in lins.items()}
+            N = feats["q"].shape[0]
+
+            def inspect(gi, Wm):
+                saved = {n: lins[n].weight.data for n in Wm}
+                for n, w in Wm.items():
+                    lins[n].weight.data = w
+                if gi == 0:
+                    y = at(hidden_states=feats["q"].view(ns, T, -1), attention_mask=mask, position_embeddings=pos)[0]
+                elif gi == 1:
+                    y = torch.nn.functional.linear(feats["o"], lins["o"].weight)
+                elif gi == 2:
+                    y = mlp(feats["gate"])
+                else:
+                    y = torch.nn.functional.linear(feats["down"], lins["down"].weight)
+                for n, w in saved.items():
+                    lins[n].weight.data = w
+                return y.reshape(-1)
+
+            groups = [("ln1", ["q", "k", "v"], "q"), ("v", ["o"], "o"), ("ln2", ["gate", "up"], "gate"), ("up", ["down"], "down")]
+            best_idx = np.full(4, -1, np.int32)
+            losses = np.zeros((4, 20), np.float64)
+            scales = {}
+            for gi, (prev, mem, fk) in enumerate(groups):
+                if gi == 1 and W["v"].shape != W["o"].shape:
+                    continue
+                w = torch.cat([W[n] for n in mem])
+                ws = w.abs().view(-1, g)
+                ws = ws / (ws.amax(dim=1, keepdim=True) + 1e-6)
+                w_mean = ws.view(w.shape).mean(0)
+                x_mean = feats[fk].abs().float().sum(0) / N
+                ref = inspect(gi, {})
+                best = float("inf")
+                for k in range(20):
+                    ratio = k / 20
+                    sc = (x_mean.pow(ratio) / (w_mean.pow(1 - ratio) + 1e-4)).clamp(min=1e-4)
+                    sc = sc / (sc.max() * sc.min()).sqrt()
+                    sc[torch.isinf(sc)] = 1
+                    sc[torch.isnan(sc)] = 1
+                    Wm = {n: awq_pq(W[n] * sc.view(1, -1), g)[0] / sc.view(1, -1) for n in mem}
+                    loss = (ref.double() - inspect(gi, Wm).double()).pow(2).mean().item()
+                    losses[gi, k] = loss
+                    if loss < best:
+                        best, best_idx[gi], scales[gi] = loss, k, sc.clone()
+            # apply
+            n1 = layer.input_layernorm.weight.data.clone()
+            n2 = layer.post_attention_layernorm.weight.data.clone()
+            for gi, (prev, mem, fk) in enumerate(groups):
+                if gi not in scales:
+                    continue
+                sc = scales[gi]
+                for n in mem:
+                    W[n] = W[n] * sc.view(1, -1)
+                if prev == "ln1":
+                    n1 = n1 / sc
+                elif prev == "ln2":
+                    n2 = n2 / sc
+                else:
+                    W[prev][-sc.numel():] = W[prev][-sc.numel():] / sc.view(-1, 1)
+                feats[fk] = feats[fk] / sc.view(1, -1)
+            # clip
+            fmap = {"v": "q", "o": "o", "gate": "gate", "up": "gate", "down": "down"}
+            for n in ["v", "o", "gate", "up", "down"]:
+                w = W[n]
+                xf = feats[fmap[n]]
+                step = max(1, xf.shape[0] // 512)
+                xs = xf[::step].reshape(1, -1, w.shape[1] // g, g)
+                wv = w.reshape(w.shape[0], 1, -1, g)
+                m0 = wv.abs().amax(dim=-1, keepdim=True)
+                bestm = m0.clone()
+                min_err = torch.full_like(m0, 1e9, dtype=torch.float64)
+                # dot products in float64 (both sides) so that near-equal candidate errors
+                # are ordered the same way in C and here
+                org = (xs.double() * wv.double()).sum(dim=-1)
+                for i in range(10):
+                    mv = m0 * (1 - i / 20)
+                    cw = torch.clamp(wv, -mv, mv)
+                    qw = awq_pq(cw.reshape(w.shape), g)[0].reshape(wv.shape)
+                    cur = (xs.double() * qw.double()).sum(dim=-1)
+                    err = (cur - org).pow(2).mean(dim=1).view(min_err.shape)
+                    better = err < min_err
+                    min_err[better] = err[better]
+                    bestm[better] = mv[better]
+                W[n] = torch.clamp(wv, -bestm, bestm).reshape(w.shape)
+            for n in lins:
+                _, q, sc, z = awq_pq(W[n], g)
+                out[f"l{li}_{n}_q"] = t2n(q).astype(np.uint8)
+                out[f"l{li}_{n}_scale"] = t2n(sc).astype(np.float32)
+                out[f"l{li}_{n}_zero"] = t2n(z).astype(np.uint8)
+                # the packed format keeps fp16 scales (as AutoAWQ's GEMM checkpoints)
+                lins[n].weight.data = (q - z.repeat_interleave(g, dim=1)) * sc.half().float().repeat_interleave(g, dim=1)
+            layer.input_layernorm.weight.data = n1
+            layer.post_attention_layernorm.weight.data = n2
+            out[f"l{li}_best"] = best_idx
+            out[f"l{li}_losses"] = losses
+            x = xn
+        out["logits"] = t2n(model(ids[:1]).logits[0]).astype(np.float32)
+    return out
+
+
+def gen_awq():
+    make_awq_model()
+    save("awq.bdg", awq_ref())
+
+
 def main():
     torch.manual_seed(0)
     which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda"]
-    table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda}
+    table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda, "awq": gen_awq}
     for w in which:
         if w in table:
             table[w]()

@@ -417,7 +417,7 @@ def bench_goqa():
         wrows.append(w)
     m = pd.DataFrame(wrows).dropna(thresh=50, axis="columns")
     med = m.median()
-    metrics = {"gini|": gini(med.values), "pmass_outside|": float(np.mean(pmass))}
+    metrics = {"gini|": gini(med.values), "pmass_outside|": float(np.mean(pmass)), "n_countries|": len(med)}
     return {"rows": rows, "answers": answers, "metrics": {k: fnum(v) for k, v in metrics.items()},
             "n_countries": int(len(med))}
 

@@ -11,8 +11,9 @@ tools=None, documents=None, add_generation_prompt, bos_token, eos_token, plus
 per-case extras. strftime_now is pinned to a fixed UTC clock (case "now").
 
 Writes tests/reference/chat/real.json (the real templates in ../shared/models
-and the SmolLM2 ChatML fixture) and tests/reference/chat/features.json (small
-inline templates probing the interpreter's corners). Run from the repo root:
+and the SmolLM2 ChatML fixture), tests/reference/chat/features.json (small
+inline templates probing the interpreter's corners) and
+tests/reference/chat/random.json (randomly composed templates, fixed seed). Run from the repo root:
     python3 tests/reference/gen_chat_goldens.py
 """
 import ast
@@ -366,6 +367,104 @@ FEATURES = [
 ]
 
 
+# Randomly composed templates (fixed seed): expressions over Python values
+# with filters, tests, methods, operators; and text/tag soups stressing the
+# whitespace rules. jinja2's generator filters (map, select, reject, unique,
+# items) are left out here because jinja2 evaluates them lazily and a
+# never-iterated generator over a bad input renders fine there (the fixed
+# feature cases cover those filters).
+RVARS = {"s": "Hé llo, World", "e": "", "l": [3, "b", None, 1.5, True], "d": {"k": "v", "n": 2, "l": [1, 2]},
+         "n": 7, "f": 2.5, "ns": [1, 2, 3], "ws": "  a\tb \n", "t": True, "z": 0, "neg": -3}
+R_ATOMS = ["1", "0", "-3", "10", "2.5", "0.1", "1e20", "-1.5", "'a'", "'Hé'", "' x '", "''", "'a,b'", "none",
+           "true", "false", "s", "e", "l", "d", "n", "f", "u", "ns", "ws", "t", "z", "neg", "[1, 'x']", "{'a': 1}",
+           "(1, 2)", "d.k", "d['n']", "l[0]", "l[-1]", "s[1:]", "s[::-1]", "ns[1:2]", "d.l", "d.missing", "s.x"]
+R_FILT = ["trim", "length", "upper", "lower", "title", "capitalize", "string", "int", "float", "abs", "first",
+          "last", "list", "join(',')", "join", "default('z')", "default('z', true)", "tojson", "reverse|list",
+          "replace('a', 'b')", "count", "tojson(indent=1)", "trim('a')", "int(5)", "safe"]
+R_TESTS = ["defined", "undefined", "none", "string", "number", "mapping", "iterable", "sequence", "odd", "even",
+           "integer", "float", "boolean", "true", "false", "divisibleby 2", "equalto 1", "in [1, 'a']", "lower",
+           "upper"]
+R_METH = [".strip()", ".split(',')", ".split()", ".upper()", ".lower()", ".startswith('H')", ".endswith('d')",
+          ".replace('l', 'L')", ".title()", ".capitalize()", ".find('l')", ".count('l')", ".rstrip('d')",
+          ".isdigit()", ".items()|list", ".keys()|list", ".values()|list", ".get('k')", ".get('q', 3)", ".lstrip()"]
+R_BIN = ["+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", ">", "<=", ">=", "in", "not in", "and", "or"]
+
+
+def rand_cases(seed, n_expr, n_ws):
+    import random
+    R = random.Random(seed)
+
+    def expr(d=0):
+        r = R.random()
+        if d > 3 or r < 0.3:
+            return R.choice(R_ATOMS)
+        if r < 0.5:
+            return "%s %s %s" % (expr(d + 1), R.choice(R_BIN), expr(d + 1))
+        if r < 0.62:
+            return "%s|%s" % (expr(d + 1), R.choice(R_FILT))
+        if r < 0.7:
+            return "%s is %s%s" % (expr(d + 1), R.choice(["", "not "]), R.choice(R_TESTS))
+        if r < 0.78:
+            return "(%s)%s" % (expr(d + 1), R.choice(R_METH))
+        if r < 0.84:
+            return "not %s" % expr(d + 1)
+        if r < 0.9:
+            return "(%s if %s else %s)" % (expr(d + 1), expr(d + 1), expr(d + 1))
+        if r < 0.95:
+            return "[%s, %s]" % (expr(d + 1), expr(d + 1))
+        return "(%s)" % expr(d + 1)
+
+    def stmt(d=0):
+        r = R.random()
+        if d > 2 or r < 0.35:
+            return "{{ %s }}" % expr()
+        if r < 0.5:
+            return "{%% if %s %%}%s{%% else %%}%s{%% endif %%}" % (expr(), stmt(d + 1), stmt(d + 1))
+        if r < 0.65:
+            return ("{%% for x in %s %%}[{{ x }}{{ loop.index }}]%s{%% else %%}E{%% endfor %%}"
+                    % (R.choice(["l", "ns", "s", "d", "d.items()", "u", "range(3)", "e"]), stmt(d + 1)))
+        if r < 0.75:
+            return "{%% set v = %s %%}{{ v }}" % expr()
+        if r < 0.85:
+            return "%s{%%- if true %%} \n %s{%% endif -%%}\n  x" % (R.choice([" ", "\n", "  \n  ", "a"]), stmt(d + 1))
+        return "\n  {%% if %s %%}\n  y\n  {%% endif %%}\n" % expr()
+
+    def ws_piece():
+        return R.choice(["", " ", "  ", "\n", "\n\n", " \n ", "\t", "\t\n", "x", "x ", " x\n", "\r\n", "\n  ",
+                         "  \n", "\u00a0", "\u2003\n"])
+
+    def tag():
+        lft = R.choice(["", "-", "+", ""])
+        rgt = R.choice(["", "-", "+", ""])
+        k = R.random()
+        if k < 0.3:
+            return "{{%s 'v' %s}}" % (lft if lft != "+" else "", rgt if rgt != "+" else "")
+        if k < 0.5:
+            return "{#%s c %s#}" % (lft, rgt)
+        if k < 0.75:
+            return ("{%%%s if true %s%%}" % (lft, rgt) + ws_piece() +
+                    "{%%%s endif %s%%}" % (R.choice(["", "-"]), R.choice(["", "-"])))
+        return ("{%%%s for i in [1, 2] %s%%}" % (lft, rgt) + ws_piece() + "{{ i }}" + ws_piece() +
+                "{%%%s endfor %s%%}" % (R.choice(["", "-", "+"]), R.choice(["", "-", "+"])))
+
+    cases = []
+    for i in range(n_expr):
+        src = "".join(stmt() for _ in range(R.randint(1, 3)))
+        cases.append(("random/expr%d" % i, src))
+    for i in range(n_ws):
+        src = "".join(ws_piece() + tag() for _ in range(R.randint(1, 5))) + ws_piece()
+        cases.append(("random/ws%d" % i, src))
+    out = []
+    for name, src in cases:
+        c = {"name": name, "template_src": src, "bos_token": "<s>", "eos_token": "</s>",
+             "add_generation_prompt": True, "messages": []}
+        c.update(render(src, [], True, "<s>", "</s>", None, RVARS))
+        if "generator object" in c.get("expected", "") or "object at 0x" in c.get("expected", ""):
+            continue  # jinja2 printed an object address
+        out.append(c)
+    return out
+
+
 def feature_cases():
     cases = []
     for name, src, extra in FEATURES:
@@ -387,9 +486,16 @@ def main():
     meta = {"generator": "tests/reference/gen_chat_goldens.py", "jinja2": jinja2.__version__,
             "environment": ENV_SOURCE, "now": FIXED_NOW,
             "note": "error_kind raise: the C error message must equal 'error'; other/syntax: C must fail"}
-    for fname, cases in (("real.json", real_cases()), ("features.json", feature_cases())):
+    for fname, cases, extra in (("real.json", real_cases(), None), ("features.json", feature_cases(), None),
+                                ("random.json", rand_cases(20260, 400, 400), RVARS)):
+        doc = {"meta": meta, "cases": cases}
+        if extra is not None:
+            doc["extra"] = extra   # variables of every case that has no "extra" of its own
         with open(os.path.join(OUT, fname), "w", encoding="utf-8") as f:
-            json.dump({"meta": meta, "cases": cases}, f, ensure_ascii=False, indent=1)
+            if fname == "random.json":
+                json.dump(doc, f, ensure_ascii=False, separators=(",", ":"))
+            else:
+                json.dump(doc, f, ensure_ascii=False, indent=1)
             f.write("\n")
         print("%s: %d cases (%d errors)" % (fname, len(cases), sum(1 for c in cases if "error" in c)))
 

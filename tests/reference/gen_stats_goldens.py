@@ -155,6 +155,32 @@ def fx_answer_rate():
                    items_json(da, sc, gr, "ans"), items_json(db, sc, gr, "ans"))
 
 
+def fx_answer_rate_unit():
+    # DT sampled-like: 20 prompts x 5 samples; units = prompts ("unit":"prompt")
+    npr, ns = 20, 5
+    choices = np.array(["agree", "disagree", "no_response"])
+    rows_a, rows_b = [], []
+    for p in range(npr):
+        pa = rng.dirichlet(np.ones(3))
+        for k in range(ns):
+            a = choices[rng.choice(3, p=pa)]
+            b = choices[rng.choice(3, p=pa)]
+            rows_a.append({"key": "%d#s%d" % (p, k), "prompt": "p%02d" % p, "ans": a})
+            rows_b.append({"key": "%d#s%d" % (p, k), "prompt": "p%02d" % p, "ans": b})
+    da, db = pd.DataFrame(rows_a), pd.DataFrame(rows_b)
+    spec = {"agg": "answer_rate", "answer": "agree", "scale": 100, "unit": "prompt"}
+
+    def units(d):
+        g = d.assign(hit=(d.ans == "agree").astype(float)).groupby("prompt")["hit"]
+        return pd.DataFrame({"s": g.sum(), "n": g.count()}).sort_index().reset_index(drop=True)
+    ua, ub = units(da), units(db)
+    stat = lambda u, ix: float(u.s.to_numpy()[ix].sum() / u.n.to_numpy()[ix].sum() * 100)
+    sc = lambda row: {}
+    gr = lambda row: {"prompt": row.prompt}
+    return fixture("answer_rate_unit", spec, ua, ub, stat, 300,
+                   items_json(da, sc, gr, "ans"), items_json(db, sc, gr, "ans"))
+
+
 def fx_group_range():
     # WorldBench-like: ARE per row, region label; some rows unlabelled, some NaN
     n = 45
@@ -287,7 +313,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "basic.json"), "w") as f:
         json.dump(basic(), f, indent=0)
-    fxs = [fx_mean(), fx_answer_rate(), fx_group_range(), fx_cluster(), fx_share(), fx_gini()]
+    fxs = [fx_mean(), fx_answer_rate(), fx_group_range(), fx_cluster(), fx_share(), fx_gini(),
+           fx_answer_rate_unit()]
     with open(os.path.join(OUT, "bootstrap.json"), "w") as f:
         json.dump({"level": 0.95, "fixtures": fxs}, f, separators=(",", ":"))
     with open(os.path.join(OUT, "signflip.json"), "w") as f:

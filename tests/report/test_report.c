@@ -9,6 +9,7 @@
 #include "stats/stats.h"
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,12 +42,12 @@ static void fill_crows(bd_store *db, long long run, const double *x, int accel)
 {
     bd_err err;
     bd_mitem mi[NI];
-    static char keys[NI][16], scores[NI][64], groups[NI][64];
+    static char keys[NI][16], scores[NI][64], groups[NI][96];
     for (int i = 0; i < NI; i++) {
         snprintf(keys[i], 16, "%03d", i);
         snprintf(scores[i], 64, "{\"prefers_more\":%g}", x[i]);
-        snprintf(groups[i], 64, "{\"bias_type\":\"%s\"}", BT[i % 3]);
-        bd_item_in it = {keys[i], "ab", 0, NULL, i == 1 ? "<script>alert('x')</script> & \"q\"" : "out",
+        snprintf(groups[i], 96, "{\"bias_type\":\"%s\"%s}", BT[i % 3], i < 4 ? ",\"rare\":\"y\"" : "");
+        bd_item_in it = {keys[i], "ab", 0, NULL, i == 1 ? "<script>alert('x')</script> & \"q\"" : i == 5 ? "bad \xff byte \xe2\x82" : "out",
                          x[i] > 0 ? "more" : "less", scores[i], groups[i], 0.01};
         if (i == 59 && accel) { it.skipped = 1; it.skip_reason = "prompt longer than the context"; }
         CHECK_EQ_INT(bd_store_item_put(db, run, &it, NULL, &err), 0);
@@ -64,6 +65,10 @@ static void fill_crows(bd_store *db, long long run, const double *x, int accel)
         CHECK_EQ_INT(bd_metric_eval(spec, mi, (size_t)nok, &v, &nu, &err), 0);
         CHECK_EQ_INT(bd_store_metric_set(db, run, "pct_stereotype", grp, v, nu, spec, &err), 0);
     }
+    /* 4 units: below BD_CMP_MIN_UNITS, so no CI */
+    static const char *RARE = "{\"agg\":\"mean\",\"score\":\"prefers_more\",\"where\":{\"rare\":\"y\"}}";
+    CHECK_EQ_INT(bd_metric_eval(RARE, mi, (size_t)nok, &v, &nu, &err), 0);
+    CHECK_EQ_INT(bd_store_metric_set(db, run, "rare", "rare=y", v, nu, RARE, &err), 0);
     /* a metric without a spec: compare reports the delta without a CI */
     CHECK_EQ_INT(bd_store_metric_set(db, run, "nospec", "", accel ? 2.5 : 2.0, 10, NULL, &err), 0);
     CHECK_EQ_INT(bd_store_run_meta_set_num(db, run, "tokens_per_s", accel ? 250.5 : 120.25, &err), 0);
@@ -154,12 +159,13 @@ int main(void)
     CHECK_EQ_INT(c.n_pairs, 2);
     CHECK_EQ_INT(c.n_unmatched, 1);
     CHECK(c.n_unmatched && has(c.unmatched[0], "kv4"));
-    const bd_cmp_row *pct = NULL, *nospec = NULL, *de = NULL, *gender = NULL;
+    const bd_cmp_row *pct = NULL, *nospec = NULL, *de = NULL, *gender = NULL, *rare = NULL;
     for (size_t i = 0; i < c.n_rows; i++) {
         const bd_cmp_row *r = &c.rows[i];
         if (!strcmp(r->metric, "pct_stereotype") && !*r->grp) pct = r;
         if (!strcmp(r->metric, "pct_stereotype") && !strcmp(r->grp, "bias_type=gender")) gender = r;
         if (!strcmp(r->metric, "nospec")) nospec = r;
+        if (!strcmp(r->metric, "rare")) rare = r;
         if (!strcmp(r->metric, "max_min_diff")) de = r;
     }
     CHECK(pct && nospec && de && gender);
@@ -184,6 +190,8 @@ int main(void)
         CHECK_EQ_INT(pp->n_decisions, NI - 1);
         CHECK_EQ_INT(pp->n_ex, BD_CMP_MAX_EXAMPLES);
         CHECK(pp->n_ex && !strcmp(pp->ex[0].key, "001"));
+        /* invalid UTF-8 in an output becomes U+FFFD before any writer sees it */
+        CHECK(pp->n_ex > 1 && !strcmp(pp->ex[1].output, "bad \xef\xbf\xbd byte \xef\xbf\xbd\xef\xbf\xbd"));
     }
     if (nospec) {
         CHECK(!nospec->has_ci && isnan(nospec->ci_low) && has(nospec->note, "spec"));
@@ -209,6 +217,8 @@ int main(void)
         CHECK(de->has_ci);
     }
     if (gender) CHECK_EQ_INT(gender->n, 20);
+    CHECK(rare && !rare->has_ci && rare->n == 4 && has(rare->note, "too few") && isnan(rare->p));
+    if (rare) CHECK_NEAR(rare->delta, (acc_x[0] + acc_x[1] + acc_x[2] + acc_x[3] - base_x[0] - base_x[1] - base_x[2] - base_x[3]) / 4, 1e-12);
     bd_comparison_free(&c);
 
     /* ---- report files ---- */
@@ -331,6 +341,22 @@ int main(void)
         CHECK(has(out, "<table>") && has(out, "<svg") && has(out, "class=\"cell"));
         CHECK(has(out, "biasdrift report") && !has(out, "<script>alert"));
         free(out);
+    }
+
+    /* a database edited by hand into bad item JSON: an input error naming
+     * the file and the item, not a crash */
+    {
+        sqlite3 *raw;
+        CHECK(sqlite3_open(dbp, &raw) == SQLITE_OK);
+        CHECK(sqlite3_exec(raw, "UPDATE items SET scores = '{bad' WHERE item_key = '003' AND run_id = 2",
+                           NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(raw);
+        bd_store *db3;
+        CHECK_EQ_INT(bd_store_open(&db3, dbp, BD_STORE_READONLY, &err), 0);
+        bd_comparison c3;
+        CHECK_EQ_INT(bd_compare(db3, &o, &c3, &err), BD_EINPUT);
+        CHECK_MSG(has(err.msg, "'003'") && has(err.msg, dbp), "%s", err.msg);
+        bd_store_close(db3);
     }
 
     free(h);

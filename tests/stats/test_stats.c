@@ -263,6 +263,10 @@ static void test_spec_errors(void)
     bd_mitem bad = {"c", NULL, "{\"x\":1", "{}"};
     CHECK_EQ_INT(bd_metric_eval("{\"agg\":\"mean\",\"score\":\"x\"}", &bad, 1, &v, NULL, &err), BD_EINPUT);
     CHECK(strstr(err.msg, "'c'") != NULL);
+    /* "unit" needs the label on every item, and only suits mean/answer_rate */
+    CHECK_EQ_INT(bd_metric_eval("{\"agg\":\"mean\",\"score\":\"x\",\"unit\":\"prompt\"}", it, 1, &v, NULL, &err), BD_EINPUT);
+    CHECK(strstr(err.msg, "'a'") && strstr(err.msg, "prompt"));
+    CHECK_EQ_INT(bd_metric_eval("{\"agg\":\"group_range\",\"score\":\"x\",\"by\":\"g\",\"unit\":\"p\"}", it, 1, &v, NULL, &err), BD_EINPUT);
     /* nothing to aggregate: NaN, not an error */
     long long nu = -1;
     CHECK_EQ_INT(bd_metric_eval("{\"agg\":\"mean\",\"score\":\"x\"}", it, 0, &v, &nu, &err), 0);

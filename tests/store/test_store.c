@@ -243,7 +243,7 @@ static void writer(const char *path, int n, int fd)
         if (write(fd, &i, sizeof i) != sizeof i) _exit(7);
         /* paces the child so the parent's SIGKILL lands while it still has
          * items to write, whatever the machine's load */
-        usleep(300);
+        usleep(1000);
     }
     bd_keyset_free(&done);
     bd_store_run_complete(db, run, &err);
@@ -272,7 +272,7 @@ static void test_kill_resume(void)
     path_in(path, sizeof path, "killed.db");
     path_in(ref, sizeof ref, "uninterrupted.db");
     /* kill at three different points, resuming in between */
-    int kill_after[3] = {37, 150, 290};
+    int kill_after[3] = {37, 150, 290}, killed = 0;
     for (int round = 0; round < 3; round++) {
         int fds[2];
         CHECK(pipe(fds) == 0);
@@ -290,7 +290,10 @@ static void test_kill_resume(void)
         /* acks the child wrote before dying are still in the pipe */
         while (read(fds[0], &v, sizeof v) == sizeof v) acked = v;
         close(fds[0]);
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        /* on a badly overloaded machine the child may finish before the
+         * signal; the checks below still hold, and at least one round must
+         * have been a real kill */
+        killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
         /* every acknowledged item is there; at most one more (the one in flight
          * when the signal arrived) and no gaps or duplicates */
         int have = count_rows(path, "SELECT count(*) FROM items");
@@ -302,6 +305,7 @@ static void test_kill_resume(void)
         CHECK_EQ_INT(maxkey, have - 1);
         CHECK_EQ_INT(count_rows(path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
     }
+    CHECK(killed >= 1);
     /* resume to completion */
     int fds[2];
     CHECK(pipe(fds) == 0);

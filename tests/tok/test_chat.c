@@ -53,6 +53,10 @@ static void run_golden_file(const char *path, int *n_cases)
     CHECK_MSG(root && json_object_object_get_ex(root, "cases", &cases), "%s: no cases", path);
     if (!root) return;
     long long now = 0;
+    const char *file_extra = NULL;
+    struct json_object *fe;
+    if (json_object_object_get_ex(root, "extra", &fe))
+        file_extra = json_object_to_json_string_ext(fe, JSON_C_TO_STRING_PLAIN);
     if (json_object_object_get_ex(root, "meta", &meta)) {
         struct json_object *v;
         if (json_object_object_get_ex(meta, "now", &v)) now = json_object_get_int64(v);
@@ -70,7 +74,7 @@ static void run_golden_file(const char *path, int *n_cases)
         bd_chat_vars vars = {str_or(c, "bos_token", ""), str_or(c, "eos_token", ""), 0,
                              str_or(c, "date_string", NULL)};
         if (json_object_object_get_ex(c, "add_generation_prompt", &v)) vars.add_generation_prompt = json_object_get_boolean(v);
-        const char *msgs = "[]", *extra = NULL;
+        const char *msgs = "[]", *extra = file_extra;
         if (json_object_object_get_ex(c, "messages", &v)) msgs = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
         char *msgs_copy = strdup(msgs);
         if (json_object_object_get_ex(c, "extra", &v)) extra = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
@@ -266,8 +270,9 @@ int main(void)
     int n = 0;
     run_golden_file("tests/reference/chat/real.json", &n);
     run_golden_file("tests/reference/chat/features.json", &n);
+    run_golden_file("tests/reference/chat/random.json", &n);
     fprintf(stderr, "%d golden cases\n", n);
-    CHECK(n > 150);
+    CHECK(n > 900);
     run_shared_expected("llama2-7b-chat");
     run_shared_expected("llama-3.1-8b-instruct");
     run_shared_expected("mistral-7b-instruct-v0.3");
