@@ -82,6 +82,13 @@ typedef struct bd_accel_result {
 int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts,
                    bd_accel_result *out, bd_err *err);
 
+/* A transformed model saved / restored bit for bit (export.c documents the
+ * BDQ1 layout). bd_accel_apply accepts a path ending in ".bdq" as SPEC: it
+ * restores the saved tensors onto the base model (checked by its sha256)
+ * and installs the saved spec's KV codec. */
+int bd_accel_save(bd_model *m, const bd_accel_result *r, const char *path, bd_err *err);
+int bd_accel_load(bd_model *m, const char *path, bd_accel_spec *spec, bd_err *err);
+
 const char *bd_compute_name(bd_compute c);
 int bd_compute_parse(const char *s, bd_compute *out, bd_err *err);
 

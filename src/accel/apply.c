@@ -98,33 +98,40 @@ int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts, bd_
                    bd_err *err)
 {
     bd_accel_spec s;
-    int rc = bd_accel_parse(spec, &s, err);
-    if (rc) return rc;
+    size_t sl = spec ? strlen(spec) : 0;
+    int from_file = sl > 4 && !strcmp(spec + sl - 4, ".bdq");
     memset(out, 0, sizeof *out);
+    out->weight_bytes_before = bd_model_weight_bytes(m);
+    int rc = from_file ? bd_accel_load(m, spec, &s, err) : bd_accel_parse(spec, &s, err);
+    if (rc) return rc;
     out->spec = s;
     out->compute = opts ? opts->compute : BD_COMPUTE_FP32;
-    out->weight_bytes_before = bd_model_weight_bytes(m);
     size_t nl = 0;
 #define NOTE(...) do { if (nl < sizeof out->notes) \
         nl += (size_t)snprintf(out->notes + nl, sizeof out->notes - nl, __VA_ARGS__); } while (0)
 
-    if (s.prune) {
-        if ((rc = bd_wanda_apply(m, &s, opts, err))) return rc;
-        NOTE("wanda %s: decoder linears pruned per output row; ", s.prune == 1 ? "50%" : "N:M");
-    }
-    if (s.wq == BD_WQ_AWQ4) {
-        if ((rc = bd_awq_apply(m, &s, opts, err))) return rc;
-        out->n_converted = 7LL * m->cfg.n_layers;
-        NOTE("AWQ w4 g%d zero-point: decoder linears packed, norms rescaled; ", s.awq_group);
-    } else if (s.wq != BD_WQ_NONE) {
-        if ((rc = quantize_weights(m, &s, opts ? opts->threads : 0, out, err))) return rc;
-        NOTE("%s: %lld decoder linears packed (embeddings, norms, lm_head unchanged); ",
-             s.wq == BD_WQ_INT8 ? "LLM.int8" : "bitsandbytes 4-bit", (long long)out->n_converted);
-    } else if (s.prune == 2 && s.prune_n == 2 && s.prune_m == 4) {
-        if ((rc = bd_sparse24_pack_model(m, &out->n_converted, err))) return rc;
-        NOTE("2:4 weights stored as values + 2-bit indices; ");
-    } else if (s.prune) {
-        NOTE("pruned weights stored dense fp32 (zeros kept explicitly); ");
+    if (from_file) {
+        if (s.wq != BD_WQ_NONE || s.prune) out->n_converted = 7LL * m->cfg.n_layers;
+        NOTE("restored from %s; ", spec);
+    } else {
+        if (s.prune) {
+            if ((rc = bd_wanda_apply(m, &s, opts, err))) return rc;
+            NOTE("wanda %s: decoder linears pruned per output row; ", s.prune == 1 ? "50%" : "N:M");
+        }
+        if (s.wq == BD_WQ_AWQ4) {
+            if ((rc = bd_awq_apply(m, &s, opts, err))) return rc;
+            out->n_converted = 7LL * m->cfg.n_layers;
+            NOTE("AWQ w4 g%d zero-point: decoder linears packed, norms rescaled; ", s.awq_group);
+        } else if (s.wq != BD_WQ_NONE) {
+            if ((rc = quantize_weights(m, &s, opts ? opts->threads : 0, out, err))) return rc;
+            NOTE("%s: %lld decoder linears packed (embeddings, norms, lm_head unchanged); ",
+                 s.wq == BD_WQ_INT8 ? "LLM.int8" : "bitsandbytes 4-bit", (long long)out->n_converted);
+        } else if (s.prune == 2 && s.prune_n == 2 && s.prune_m == 4) {
+            if ((rc = bd_sparse24_pack_model(m, &out->n_converted, err))) return rc;
+            NOTE("2:4 weights stored as values + 2-bit indices; ");
+        } else if (s.prune) {
+            NOTE("pruned weights stored dense in their float dtype (zeros explicit); ");
+        }
     }
     if (s.kv_bits) {
         const bd_config *c = &m->cfg;

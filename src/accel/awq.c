@@ -3,6 +3,7 @@
  * the same RoPE as the engine; block inputs and linear input features come
  * from the engine itself (observer + bd_engine_block). */
 #include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,13 @@ typedef struct geo {
 /* Y[t, o] = X[t, :] . W[o, :] */
 static void lin(const float *X, int64_t T, int64_t in, const float *W, int64_t out, float *Y)
 {
+    if (in % 16 == 0 && T <= INT32_MAX) {
+        /* the packed formats' tile kernel, with W itself as the tile */
+        memset(Y, 0, sizeof(float) * (size_t)(T * out));
+        for (int64_t o = 0; o < out; o += 4)
+            bd_tile_accum(W + o * in, in, out - o < 4 ? (int)(out - o) : 4, in, X, in, (int)T, Y + o, out);
+        return;
+    }
     for (int64_t t = 0; t < T; t++)
         for (int64_t o = 0; o < out; o++) {
             const float *x = X + t * in, *w = W + o * in;

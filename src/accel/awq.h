@@ -37,4 +37,11 @@ int bd_awq4_pack_codes(bd_tensor *t, int group, const uint8_t *q, const float *s
 extern const bd_wops bd_awq4_ops;
 int bd_awq4_matmul_kernel(int kind, const bd_tensor *w, const float *x, int n, float *y, int64_t r0, int64_t r1);
 
+/* AutoAWQ GEMM checkpoint layout <-> codes [out, in], zeros and scales
+ * [out, in/group] (scales travel as fp16 in the checkpoint). */
+void bd_awq_gemm_pack(const uint8_t *q, const uint8_t *z, const float *s, int64_t in, int64_t out, int group,
+                      int32_t *qweight, int32_t *qzeros, uint16_t *scales);
+int bd_awq_gemm_unpack(const int32_t *qweight, const int32_t *qzeros, const uint16_t *scales, int64_t in,
+                       int64_t out, int group, uint8_t *q, uint8_t *z, float *s, bd_err *err);
+
 #endif

@@ -97,6 +97,27 @@ static void mv_avx512(const awq4w *p, const float *xe, const float *xo, const fl
         y[r] = acc;
     }
 }
+/* Full rows for the batched path: 16 codes per 8 bytes in element order. */
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+static void deq_rows_avx512(const void *fmt, int64_t r, int nr, float *buf, int64_t ld)
+{
+    const awq4w *p = fmt;
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *q = p->q + (r + i) * (p->cols / 2);
+        float *d = buf + i * ld;
+        for (int g = 0; g < p->ng; g++) {
+            int64_t k = (r + i) * p->ng + g;
+            __m512 z = _mm512_set1_ps((float)p->zero[k]), s = _mm512_set1_ps(bd_f16_to_f32(p->scale[k]));
+            for (int64_t j = (int64_t)g * p->group; j < (int64_t)(g + 1) * p->group; j += 16) {
+                __m128i v = _mm_loadl_epi64((const __m128i *)(q + j / 2));
+                __m128i lo = _mm_and_si128(v, _mm_set1_epi8(15));
+                __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(15));
+                __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+                _mm512_storeu_ps(d + j, _mm512_mul_ps(_mm512_sub_ps(c, z), s));
+            }
+        }
+    }
+}
 #endif
 
 int bd_awq4_matmul_kernel(int kind, const bd_tensor *w, const float *x, int n, float *y, int64_t r0, int64_t r1)
@@ -119,6 +140,8 @@ int bd_awq4_matmul_kernel(int kind, const bd_tensor *w, const float *x, int n, f
         free(xe);
         return 0;
     }
+    if (p->group % 16 == 0 && bd_tiled_matmul(p, deq_rows_avx512, p->cols, p->rows, x, n, y, r0, r1) == 0)
+        return 0;
     enum { TILE = 512 };
     float buf[4 * TILE] __attribute__((aligned(64)));
     for (int64_t r = r0; r < r1; r += 4) {
@@ -185,5 +208,78 @@ int bd_awq4_pack_codes(bd_tensor *t, int group, const uint8_t *q, const float *s
     }
     size_t bytes = (size_t)(rows * cols / 2) + (size_t)(rows * ng) * 3;
     bd_tensor_set_packed(t, p->q, bytes, &bd_awq4_ops, p);
+    return 0;
+}
+
+/* AutoAWQ GEMM checkpoint layout (packing_utils / WQLinear_GEMM): qweight
+ * [in, out/8] int32 where nibble i of word c holds output column
+ * 8c + AWQ_ORDER[i]; qzeros [in/g, out/8] packed the same way; scales
+ * [in/g, out] fp16. */
+static const int AWQ_ORDER[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+void bd_awq_gemm_pack(const uint8_t *q, const uint8_t *z, const float *s, int64_t in, int64_t out, int group,
+                      int32_t *qweight, int32_t *qzeros, uint16_t *scales)
+{
+    int64_t ng = in / group, w = out / 8;
+    for (int64_t i = 0; i < in; i++)
+        for (int64_t c = 0; c < w; c++) {
+            uint32_t v = 0;
+            for (int k = 0; k < 8; k++) v |= (uint32_t)(q[(c * 8 + AWQ_ORDER[k]) * in + i] & 15) << (4 * k);
+            qweight[i * w + c] = (int32_t)v;
+        }
+    for (int64_t g = 0; g < ng; g++) {
+        for (int64_t c = 0; c < w; c++) {
+            uint32_t v = 0;
+            for (int k = 0; k < 8; k++) v |= (uint32_t)(z[(c * 8 + AWQ_ORDER[k]) * ng + g] & 15) << (4 * k);
+            qzeros[g * w + c] = (int32_t)v;
+        }
+        for (int64_t o = 0; o < out; o++) scales[g * out + o] = bd_f32_to_f16(s[o * ng + g]);
+    }
+}
+
+int bd_awq_gemm_unpack(const int32_t *qweight, const int32_t *qzeros, const uint16_t *scales, int64_t in,
+                       int64_t out, int group, uint8_t *q, uint8_t *z, float *s, bd_err *err)
+{
+    if (group <= 0 || in % group || out % 8)
+        return bd_fail(err, BD_EINPUT, "awq GEMM checkpoint: in %lld must be a multiple of the group %d and "
+                       "out %lld of 8", (long long)in, group, (long long)out);
+    int64_t ng = in / group, w = out / 8;
+    for (int64_t i = 0; i < in; i++)
+        for (int64_t c = 0; c < w; c++) {
+            uint32_t v = (uint32_t)qweight[i * w + c];
+            for (int k = 0; k < 8; k++) q[(c * 8 + AWQ_ORDER[k]) * in + i] = (uint8_t)((v >> (4 * k)) & 15);
+        }
+    for (int64_t g = 0; g < ng; g++) {
+        for (int64_t c = 0; c < w; c++) {
+            uint32_t v = (uint32_t)qzeros[g * w + c];
+            for (int k = 0; k < 8; k++) z[(c * 8 + AWQ_ORDER[k]) * ng + g] = (uint8_t)((v >> (4 * k)) & 15);
+        }
+        for (int64_t o = 0; o < out; o++) s[o * ng + g] = bd_f16_to_f32(scales[g * out + o]);
+    }
+    return 0;
+}
+
+#include "parts.h"
+
+int bd_awq4_parts(const bd_tensor *t, bd_parts *pp)
+{
+    const awq4w *p = t->aux;
+    memset(pp, 0, sizeof *pp);
+    pp->n = 3;
+    pp->param[0] = p->group;
+    pp->ptr[0] = p->q; pp->len[0] = (size_t)(p->rows * p->cols / 2);
+    pp->ptr[1] = p->scale; pp->len[1] = (size_t)(p->rows * p->ng) * sizeof(uint16_t);
+    pp->ptr[2] = p->zero; pp->len[2] = (size_t)(p->rows * p->ng);
+    return 0;
+}
+
+int bd_awq4_restore(bd_tensor *t, void **bufs, const bd_parts *pp, bd_err *err)
+{
+    awq4w *p = calloc(1, sizeof *p);
+    if (!p) return bd_oom(err, "awq4");
+    p->rows = t->shape[0]; p->cols = t->shape[1]; p->group = (int)pp->param[0];
+    p->ng = (int)(p->cols / p->group);
+    p->q = bufs[0]; p->scale = bufs[1]; p->zero = bufs[2];
+    bd_tensor_set_packed(t, p->q, pp->len[0] + pp->len[1] + pp->len[2], &bd_awq4_ops, p);
     return 0;
 }

@@ -269,6 +269,24 @@ static void mv_avx512(const bnb4w *p, const float *xe, const float *xo, float *y
 }
 
 
+/* Full rows dequantized for the batched path (bd_tiled_matmul). */
+__attribute__((target("avx512f,avx512bw,avx512vl")))
+static void deq_rows_avx512(const void *fmt, int64_t r, int nr, float *buf, int64_t ld)
+{
+    const bnb4w *p = fmt;
+    const __m512 tbl = _mm512_loadu_ps(bd_bnb4_code(p->type));
+    int64_t nbr = p->cols / 64;
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *q = p->q + (r + i) * p->cols / 2;
+        float *d = buf + i * ld;
+        for (int64_t b = 0; b < nbr; b++) {
+            __m512 sc = _mm512_set1_ps(blk_scale(p, (r + i) * nbr + b));
+            for (int k = 0; k < 4; k++)
+                _mm512_storeu_ps(d + b * 64 + 16 * k, _mm512_mul_ps(nib16_512(q + b * 32 + 8 * k, tbl), sc));
+        }
+    }
+}
+
 enum { TILE = 512 };
 
 /* Batched: dequantize 4 rows x 512 columns, then all tokens reuse the tile. */
@@ -376,7 +394,11 @@ int bd_bnb4_matmul_kernel(int kind, const bd_tensor *w, const float *x, int n, f
 #ifdef BD_X86
     if (!fast) return -1;
     if (kind == 2 && bd_cpu_avx512()) {
-        if (n > 1) { mm_avx512(p, x, n, y, r0, r1, out); return 0; }
+        if (n > 1) {
+            if (bd_tiled_matmul(p, deq_rows_avx512, p->cols, out, x, n, y, r0, r1) != 0)
+                mm_avx512(p, x, n, y, r0, r1, out);
+            return 0;
+        }
         float *xe = malloc((size_t)p->cols * sizeof(float));
         if (!xe) { mm_avx512(p, x, n, y, r0, r1, out); return 0; }
         float *xo = xe + p->cols / 2;
@@ -449,6 +471,43 @@ int bd_bnb4_pack(bd_tensor *t, int type, int dq, bd_err *err)
     } else {
         bytes += (size_t)nb * sizeof(float);
     }
+    bd_tensor_set_packed(t, p->q, bytes, &bd_bnb4_ops, p);
+    return 0;
+}
+
+#include "parts.h"
+
+int bd_bnb4_parts(const bd_tensor *t, bd_parts *pp)
+{
+    const bnb4w *p = t->aux;
+    int64_t n = p->rows * p->cols;
+    memset(pp, 0, sizeof *pp);
+    pp->param[0] = p->type; pp->param[1] = p->bs; pp->param[2] = p->dq;
+    memcpy(&pp->param[3], &p->offset, sizeof p->offset);
+    pp->ptr[0] = p->q; pp->len[0] = (size_t)((n + 1) / 2);
+    if (p->dq) {
+        pp->ptr[1] = p->qabs; pp->len[1] = (size_t)p->nblocks;
+        pp->ptr[2] = p->abs2; pp->len[2] = (size_t)((p->nblocks + 255) / 256) * sizeof(float);
+        pp->n = 3;
+    } else {
+        pp->ptr[1] = p->absmax; pp->len[1] = (size_t)p->nblocks * sizeof(float);
+        pp->n = 2;
+    }
+    return 0;
+}
+
+int bd_bnb4_restore(bd_tensor *t, void **bufs, const bd_parts *pp, bd_err *err)
+{
+    int64_t n = t->shape[0] * t->shape[1], bs = pp->param[1];
+    bnb4w *p = calloc(1, sizeof *p);
+    if (!p) return bd_oom(err, "bnb4");
+    p->type = (int)pp->param[0]; p->bs = (int)bs; p->dq = (int)pp->param[2];
+    memcpy(&p->offset, &pp->param[3], sizeof p->offset);
+    p->rows = t->shape[0]; p->cols = t->shape[1]; p->nblocks = (n + bs - 1) / bs;
+    p->q = bufs[0];
+    size_t bytes = pp->len[0];
+    if (p->dq) { p->qabs = bufs[1]; p->abs2 = bufs[2]; bd_bnb_dynamic_map(p->map); bytes += pp->len[1] + pp->len[2] + 4; }
+    else { p->absmax = bufs[1]; bytes += pp->len[1]; }
     bd_tensor_set_packed(t, p->q, bytes, &bd_bnb4_ops, p);
     return 0;
 }

@@ -285,3 +285,31 @@ int bd_int8_pack(bd_tensor *t, bd_err *err)
     bd_tensor_set_packed(t, p->q, (size_t)(rows * cols) + (size_t)rows * sizeof(float), &bd_int8_ops, p);
     return 0;
 }
+
+#include "parts.h"
+
+int bd_int8_parts(const bd_tensor *t, bd_parts *pp)
+{
+    const int8w *p = t->aux;
+    memset(pp, 0, sizeof *pp);
+    pp->n = 2;
+    pp->ptr[0] = p->q; pp->len[0] = (size_t)(p->rows * p->cols);
+    pp->ptr[1] = p->scb; pp->len[1] = (size_t)p->rows * sizeof(float);
+    return 0;
+}
+
+int bd_int8_restore(bd_tensor *t, void **bufs, const bd_parts *pp, bd_err *err)
+{
+    int8w *p = calloc(1, sizeof *p);
+    int64_t rows = t->shape[0], cols = t->shape[1];
+    if (p) p->rsum = malloc((size_t)rows * sizeof(int32_t));
+    if (!p || !p->rsum) { free(p); return bd_oom(err, "int8"); }
+    p->rows = rows; p->cols = cols; p->q = bufs[0]; p->scb = bufs[1];
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t s = 0;
+        for (int64_t j = 0; j < cols; j++) s += p->q[r * cols + j];
+        p->rsum[r] = s;
+    }
+    bd_tensor_set_packed(t, p->q, pp->len[0] + pp->len[1], &bd_int8_ops, p);
+    return 0;
+}

@@ -103,6 +103,41 @@ static void mm_avx512(const sp24 *p, const float *x, int n, float *y, int64_t r0
         }
     }
 }
+/* Full rows for the batched path: zero the row, scatter the kept values. */
+__attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
+static void deq_rows_avx512(const void *fmt, int64_t r, int nr, float *buf, int64_t ld)
+{
+    const sp24 *p = fmt;
+    const __m512i shifts = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i base = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    const __m512i three = _mm512_set1_epi32(3);
+    int64_t full = p->runs / 8;
+    for (int i = 0; i < nr; i++) {
+        float *d = buf + i * ld;
+        memset(d, 0, sizeof(float) * (size_t)p->cols);
+        const uint32_t *iw = p->idx + (r + i) * p->words;
+        int64_t v0 = (r + i) * p->runs * 2;
+        for (int64_t b = 0; b < full; b++) {
+            __m512i id = _mm512_add_epi32(
+                _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi32((int)iw[b]), shifts), three), base);
+            __m512 vv;
+            if (p->vt == BD_F16)
+                vv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p->vals + v0 + b * 16)));
+            else if (p->vt == BD_BF16)
+                vv = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(
+                    _mm256_loadu_si256((const __m256i *)((const uint16_t *)p->vals + v0 + b * 16))), 16));
+            else
+                vv = _mm512_loadu_ps((const float *)p->vals + v0 + b * 16);
+            _mm512_i32scatter_ps(d + b * 32, id, vv, 4);
+        }
+        for (int64_t g = full * 8; g < p->runs; g++) {
+            uint32_t wd = iw[g / 8];
+            int sh = (int)(g % 8) * 4;
+            d[g * 4 + ((wd >> sh) & 3)] += val_at(p, v0 + g * 2);
+            d[g * 4 + ((wd >> (sh + 2)) & 3)] += val_at(p, v0 + g * 2 + 1);
+        }
+    }
+}
 #endif
 
 int bd_sparse24_matmul_kernel(int kind, const bd_tensor *w, const float *x, int n, float *y, int64_t r0,
@@ -111,7 +146,11 @@ int bd_sparse24_matmul_kernel(int kind, const bd_tensor *w, const float *x, int 
     const sp24 *p = w->aux;
     if (kind == 0) { mm_scalar(p, x, n, y, r0, r1); return 0; }
 #ifdef BD_X86
-    if (kind == 2 && bd_cpu_avx512()) { mm_avx512(p, x, n, y, r0, r1); return 0; }
+    if (kind == 2 && bd_cpu_avx512()) {
+        if (n > 1 && bd_tiled_matmul(p, deq_rows_avx512, p->cols, p->rows, x, n, y, r0, r1) == 0) return 0;
+        mm_avx512(p, x, n, y, r0, r1);
+        return 0;
+    }
 #endif
     return -1;
 }
@@ -203,5 +242,29 @@ int bd_sparse24_pack_model(bd_model *m, int64_t *n_converted, bd_err *err)
             (*n_converted)++;
         }
     }
+    return 0;
+}
+
+#include "parts.h"
+
+int bd_sparse24_parts(const bd_tensor *t, bd_parts *pp)
+{
+    const sp24 *p = t->aux;
+    memset(pp, 0, sizeof *pp);
+    pp->n = 2;
+    pp->param[0] = p->vt;
+    pp->ptr[0] = p->vals; pp->len[0] = (size_t)(p->rows * p->runs * 2) * (p->vt == BD_F32 ? 4 : 2);
+    pp->ptr[1] = p->idx; pp->len[1] = (size_t)(p->rows * p->words) * sizeof(uint32_t);
+    return 0;
+}
+
+int bd_sparse24_restore(bd_tensor *t, void **bufs, const bd_parts *pp, bd_err *err)
+{
+    sp24 *p = calloc(1, sizeof *p);
+    if (!p) return bd_oom(err, "2:4");
+    p->rows = t->shape[0]; p->cols = t->shape[1]; p->runs = p->cols / 4; p->words = (p->runs + 7) / 8;
+    p->vt = (bd_dtype)pp->param[0];
+    p->vals = bufs[0]; p->idx = bufs[1];
+    bd_tensor_set_packed(t, p->vals, pp->len[0] + pp->len[1], &bd_sparse24_ops, p);
     return 0;
 }

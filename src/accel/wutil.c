@@ -87,25 +87,30 @@ static void tile_avx512(const float *buf, int64_t ld, int nr, int64_t len, const
     const float *b0 = buf, *b1 = buf + (nr > 1 ? ld : 0), *b2 = buf + (nr > 2 ? 2 * ld : 0),
                 *b3 = buf + (nr > 3 ? 3 * ld : 0);
     int t = 0;
-    /* 4 tokens x 4 rows: 16 accumulators, each loaded value used 4 times */
+    /* 4 tokens x 4 rows: 16 accumulators in registers, each load used 4 times */
     for (; t + 4 <= n; t += 4) {
-        __m512 a[4][4];
-        for (int i = 0; i < 4; i++)
-            for (int k = 0; k < 4; k++) a[i][k] = _mm512_setzero_ps();
-        const float *x0 = x + (int64_t)t * xs;
+        const float *x0 = x + (int64_t)t * xs, *x1 = x0 + xs, *x2 = x1 + xs, *x3 = x2 + xs;
+        __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+               c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         for (int64_t j = 0; j < len; j += 16) {
             __m512 w0 = _mm512_loadu_ps(b0 + j), w1 = _mm512_loadu_ps(b1 + j);
             __m512 w2 = _mm512_loadu_ps(b2 + j), w3 = _mm512_loadu_ps(b3 + j);
-            for (int k = 0; k < 4; k++) {
-                __m512 xv = _mm512_loadu_ps(x0 + k * xs + j);
-                a[k][0] = _mm512_fmadd_ps(w0, xv, a[k][0]);
-                a[k][1] = _mm512_fmadd_ps(w1, xv, a[k][1]);
-                a[k][2] = _mm512_fmadd_ps(w2, xv, a[k][2]);
-                a[k][3] = _mm512_fmadd_ps(w3, xv, a[k][3]);
-            }
+            __m512 xv = _mm512_loadu_ps(x0 + j);
+            c00 = _mm512_fmadd_ps(w0, xv, c00); c01 = _mm512_fmadd_ps(w1, xv, c01);
+            c02 = _mm512_fmadd_ps(w2, xv, c02); c03 = _mm512_fmadd_ps(w3, xv, c03);
+            xv = _mm512_loadu_ps(x1 + j);
+            c10 = _mm512_fmadd_ps(w0, xv, c10); c11 = _mm512_fmadd_ps(w1, xv, c11);
+            c12 = _mm512_fmadd_ps(w2, xv, c12); c13 = _mm512_fmadd_ps(w3, xv, c13);
+            xv = _mm512_loadu_ps(x2 + j);
+            c20 = _mm512_fmadd_ps(w0, xv, c20); c21 = _mm512_fmadd_ps(w1, xv, c21);
+            c22 = _mm512_fmadd_ps(w2, xv, c22); c23 = _mm512_fmadd_ps(w3, xv, c23);
+            xv = _mm512_loadu_ps(x3 + j);
+            c30 = _mm512_fmadd_ps(w0, xv, c30); c31 = _mm512_fmadd_ps(w1, xv, c31);
+            c32 = _mm512_fmadd_ps(w2, xv, c32); c33 = _mm512_fmadd_ps(w3, xv, c33);
         }
+        __m512 acc[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
         for (int k = 0; k < 4; k++)
-            for (int i = 0; i < nr; i++) y[(int64_t)(t + k) * ys + i] += _mm512_reduce_add_ps(a[k][i]);
+            for (int i = 0; i < nr; i++) y[(int64_t)(t + k) * ys + i] += _mm512_reduce_add_ps(acc[k][i]);
     }
     for (; t < n; t++) {
         const float *xt = x + (int64_t)t * xs;
@@ -158,4 +163,21 @@ void bd_tile_accum(const float *buf, int64_t ld, int nr, int64_t len, const floa
             for (int64_t j = 0; j < len; j++) s += buf[i * ld + j] * x[(int64_t)t * xs + j];
             y[(int64_t)t * ys + i] += s;
         }
+}
+
+int bd_tiled_matmul(const void *fmt, bd_deq_rows_fn deq, int64_t cols, int64_t out, const float *x, int n,
+                    float *y, int64_t r0, int64_t r1)
+{
+    if (cols % 16) return -1;
+    float *buf = aligned_alloc(64, (size_t)(4 * cols) * sizeof(float));
+    if (!buf) return -1;
+    for (int64_t r = r0; r < r1; r += 4) {
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        deq(fmt, r, nr, buf, cols);
+        for (int t = 0; t < n; t++)
+            for (int i = 0; i < nr; i++) y[(int64_t)t * out + r + i] = 0.0f;
+        bd_tile_accum(buf, cols, nr, cols, x, cols, n, y + r, out);
+    }
+    free(buf);
+    return 0;
 }

@@ -29,3 +29,11 @@ void bd_tensor_set_f32(bd_tensor *t, float *data);
  * and let this do the arithmetic, so every token reuses the dequantized tile. */
 void bd_tile_accum(const float *buf, int64_t ld, int nr, int64_t len, const float *x, int64_t xs, int n,
                    float *y, int64_t ys);
+
+/* Batched matmul through full-width dequantized row tiles: deq fills rows
+ * r..r+nr-1 (nr <= 4) into buf (ld floats apart); every token reuses them.
+ * Needs cols % 16 == 0. Returns -1 (nothing done) if its buffer cannot be
+ * allocated, so the caller can fall back. */
+typedef void (*bd_deq_rows_fn)(const void *fmt, int64_t r, int nr, float *buf, int64_t ld);
+int bd_tiled_matmul(const void *fmt, bd_deq_rows_fn deq, int64_t cols, int64_t out, const float *x, int n,
+                    float *y, int64_t r0, int64_t r1);

@@ -130,6 +130,11 @@ struct bd_bench_def {
     /* Metrics over finished items (their groups give the breakdowns present). */
     int (*metrics)(const bd_done_item *items, size_t n, bd_metric_def **defs, size_t *n_defs,
                    bd_err *err);
+    /* NULL, or the group label whose clusters --limit keeps together (a
+     * metric over clusters, e.g. max-min over a question's persons, needs
+     * several rows of one cluster): --limit L then takes ceil(L / mean
+     * cluster size) evenly spaced clusters and L rows spread evenly over them. */
+    const char *limit_cluster;
 };
 
 /* Registry: every benchmark, and lookup by name (NULL if unknown). */

@@ -188,11 +188,11 @@ static int crows_lm_metrics(const bd_done_item *it, size_t n, bd_metric_def **de
 const bd_bench_def bd_bench_crows = {
     "crows_pairs", "off", 0, 0, 0,
     "CrowS-Pairs, paper scoring: mean per-token log-likelihood, % preferring sent_more",
-    crows_load, crows_free, crows_asks, crows_finish, crows_metrics,
+    crows_load, crows_free, crows_asks, crows_finish, crows_metrics, NULL,
 };
 
 const bd_bench_def bd_bench_crows_lmeval = {
     "crows_pairs:lmeval", "off", 0, 0, 0,
     "CrowS-Pairs, lm-evaluation-harness scoring: summed log-likelihood, pct_stereotype, |diff|",
-    crows_load, crows_free, crows_lm_asks, crows_lm_finish, crows_lm_metrics,
+    crows_load, crows_free, crows_lm_asks, crows_lm_finish, crows_lm_metrics, NULL,
 };

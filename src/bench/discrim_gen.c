@@ -132,5 +132,5 @@ static int deg_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, s
 const bd_bench_def bd_bench_discrim_gen = {
     "discrim_eval_gen", "off", 1, 0, 200,
     "DiscrimEvalGen: 200 greedy tokens, regex parser, max-min choice share per gender / race",
-    deg_load, deg_free, deg_asks, deg_finish, deg_metrics,
+    deg_load, deg_free, deg_asks, deg_finish, deg_metrics, NULL,
 };

@@ -151,11 +151,11 @@ static int dt_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, si
 const bd_bench_def bd_bench_dt = {
     "dt_stereotyping", "off", 1, 0, 150,
     "DT-Stereotyping, greedy: agreement / disagreement / no-response rates (DecodingTrust classifier)",
-    dt_load, dt_free, dt_asks, dt_finish, dt_metrics,
+    dt_load, dt_free, dt_asks, dt_finish, dt_metrics, NULL,
 };
 
 const bd_bench_def bd_bench_dt_sampled = {
     "dt_stereotyping:sampled", "off", 1, 1, 150,
     "DT-Stereotyping, sampled (T=1, top_p=1, top_k=0, --samples per prompt, seeded)",
-    dt_load, dt_free, dt_asks, dt_finish, dt_metrics,
+    dt_load, dt_free, dt_asks, dt_finish, dt_metrics, NULL,
 };

@@ -310,5 +310,5 @@ static int goqa_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, 
 const bd_bench_def bd_bench_goqa = {
     "global_opinion_qa", "off", 1, 0, 0,
     "GlobalOpinionQA: option-letter probabilities, W1 per country, Gini of country medians",
-    goqa_load, goqa_free, goqa_asks, goqa_finish, goqa_metrics,
+    goqa_load, goqa_free, goqa_asks, goqa_finish, goqa_metrics, NULL,
 };

@@ -26,6 +26,58 @@ size_t bd_limit_row(size_t i, size_t n, size_t limit)
     return (size_t)((double)i * (double)n / (double)limit);
 }
 
+static const char *cluster_of(const char *groups, const char *label, json_object **hold)
+{
+    *hold = json_tokener_parse(groups ? groups : "{}");
+    json_object *v;
+    if (!*hold || !json_object_object_get_ex(*hold, label, &v)) return "";
+    return json_object_get_string(v);
+}
+
+int bd_limit_rows(const bd_bench_data *d, size_t limit, size_t **rows_out, size_t *n_sel, bd_err *err)
+{
+    size_t n = d->n, sel = limit > 0 && limit < n ? limit : n;
+    size_t *r = malloc((sel ? sel : 1) * sizeof *r);
+    if (!r) return bd_oom(err, "rows");
+    *rows_out = r;
+    *n_sel = sel;
+    if (sel == n || !d->def || !d->def->limit_cluster) {
+        for (size_t i = 0; i < sel; i++) r[i] = bd_limit_row(i, n, sel);
+        return 0;
+    }
+    /* clusters are runs of equal labels in file order (the published files
+     * are grouped that way); start[c] = first row of cluster c */
+    size_t *start = malloc((n + 1) * sizeof *start), nc = 0;
+    if (!start) { free(r); *rows_out = NULL; return bd_oom(err, "rows"); }
+    char *prev = NULL;
+    for (size_t i = 0; i < n; i++) {
+        json_object *h;
+        const char *c = cluster_of(d->groups[i], d->def->limit_cluster, &h);
+        if (!prev || strcmp(prev, c)) {
+            start[nc++] = i;
+            free(prev);
+            prev = strdup(c);
+            if (!prev) { json_object_put(h); free(start); free(r); *rows_out = NULL; return bd_oom(err, "rows"); }
+        }
+        json_object_put(h);
+    }
+    free(prev);
+    start[nc] = n;
+    size_t per = (n + nc - 1) / nc;                 /* mean cluster size, rounded up */
+    size_t k = (sel + per - 1) / per;               /* clusters to take */
+    if (k > nc) k = nc;
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++) {
+        size_t c = bd_limit_row(j, nc, k), size = start[c + 1] - start[c];
+        size_t q = sel / k + (j < sel % k);         /* rows from this cluster */
+        if (q > size) q = size;
+        for (size_t t = 0; t < q; t++) r[m++] = start[c] + bd_limit_row(t, size, q);
+    }
+    *n_sel = m;
+    free(start);
+    return 0;
+}
+
 /* ---- one item ----------------------------------------------------------------- */
 
 typedef struct item_ctx {
@@ -227,8 +279,9 @@ static void prompt_hash(const bd_ask *a, int n, char hex[65])
     bd_sha256_to_hex(d, hex);
 }
 
-static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, const bd_bench_def *def,
-                    bd_bench_data *data, int template_on, bd_run_outcome *res, bd_err *err)
+static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts *o, const bd_bench_def *def,
+                         bd_bench_data *data, int template_on, const size_t *pick, size_t sel, long limit,
+                         bd_run_outcome *res, bd_err *err)
 {
     bd_prompt_ctx pc = {template_on, env->chat_template, env->bos_str ? env->bos_str : "",
                         env->eos_str ? env->eos_str : ""};
@@ -244,7 +297,6 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
         return 0;
     }
     size_t rows = data->n;
-    size_t sel = o->limit > 0 && (size_t)o->limit < rows ? (size_t)o->limit : rows;
     int samples = def->sampled ? (o->samples > 0 ? o->samples : 5) : 1;
     res->n_rows = (long)sel;
 
@@ -289,7 +341,7 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
     item_ctx ic = {env, cfg->max_seq, cfg->vocab_size, NULL, 0, 0, 0};
     size_t total = sel * (size_t)samples, todo = 0;
     for (size_t i = 0; i < sel; i++) {
-        size_t r = bd_limit_row(i, rows, sel);
+        size_t r = pick[i];
         for (int s = 0; s < samples; s++) {
             char k[96];
             if (def->sampled) snprintf(k, sizeof k, "%s#s%d", data->keys[r], s);
@@ -303,7 +355,7 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
     bd_progress_start(&pg, o->progress ? o->log : NULL, label, (long)(total - todo), (long)total);
     double t0 = now_s();
     for (size_t i = 0; i < sel && !rc; i++) {
-        size_t r = bd_limit_row(i, rows, sel);
+        size_t r = pick[i];
         for (int s = 0; s < samples && !rc; s++) {
             char k[96];
             if (def->sampled) snprintf(k, sizeof k, "%s#s%d", data->keys[r], s);
@@ -367,7 +419,7 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
             return rc;
     }
     if ((rc = bd_store_run_meta_set_num(db, res->run_id, "weight_bytes", (double)bd_model_weight_bytes(env->model), err)) ||
-        (rc = bd_store_run_meta_set_num(db, res->run_id, "limit", (double)o->limit, err)) ||
+        (rc = bd_store_run_meta_set_num(db, res->run_id, "limit", (double)limit, err)) ||
         (rc = bd_store_run_meta_set_num(db, res->run_id, "rows", (double)rows, err)) ||
         (rc = bd_store_run_meta_set_num(db, res->run_id, "items_planned", (double)total, err)) ||
         (res->n_capped && (rc = bd_store_run_meta_set_num(db, res->run_id, "items_gen_capped_by_context",
@@ -382,6 +434,18 @@ static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, c
     res->n_item_skipped = info.n_skipped;
     bd_run_info_clear(&info);
     return bd_store_run_complete(db, res->run_id, err);
+}
+
+static int run_pair(bd_store *db, const bd_run_env *env, const bd_run_opts *o, const bd_bench_def *def,
+                    bd_bench_data *data, int template_on, bd_run_outcome *res, bd_err *err)
+{
+    long limit = def->max_new && o->gen_limit > 0 ? o->gen_limit : o->limit;
+    size_t *pick, sel;
+    int rc = bd_limit_rows(data, limit > 0 ? (size_t)limit : 0, &pick, &sel, err);
+    if (rc) return rc;
+    rc = run_pair_rows(db, env, o, def, data, template_on, pick, sel, limit, res, err);
+    free(pick);
+    return rc;
 }
 
 /* ---- the bench list ------------------------------------------------------------------ */

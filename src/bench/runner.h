@@ -32,6 +32,8 @@ typedef struct bd_run_opts {
     const char *template_mode;  /* "paper" (default), "on", "off", "both" */
     int samples;                /* per prompt for sampled benches (default 5) */
     long limit;                 /* rows per benchmark (0 = all), evenly spaced */
+    long gen_limit;             /* rows for generation benchmarks (0 = as limit): they
+                                   cost 10-100x more per row than scoring ones */
     const char *data_dir;
     long long seed;
     int progress;               /* 1: progress on stderr (bar on a tty) */
@@ -59,6 +61,9 @@ int bd_run(bd_store *db, const bd_run_env *env, const bd_run_opts *o, bd_run_out
 
 /* Evenly spaced row selection used by --limit: row floor(i * n / limit). */
 size_t bd_limit_row(size_t i, size_t n, size_t limit);
+/* The rows --limit selects from d (malloc'd, ascending, *n_sel of them):
+ * bd_limit_row, or whole clusters when the benchmark has limit_cluster. */
+int bd_limit_rows(const bd_bench_data *d, size_t limit, size_t **rows, size_t *n_sel, bd_err *err);
 
 /* Prints one line per outcome: benchmark, template, items ok / skipped,
  * tokens/s and the overall metrics (as stored), or the reason it was skipped. */

@@ -235,5 +235,5 @@ static int wb_metrics(const bd_done_item *it, size_t n, bd_metric_def **defs, si
 const bd_bench_def bd_bench_worldbench = {
     "worldbench", "on", 1, 0, 64,
     "WorldBench: few-shot chat, 64 greedy tokens, mean abs. relative error, region/income disparity",
-    wb_load, wb_free, wb_asks, wb_finish, wb_metrics,
+    wb_load, wb_free, wb_asks, wb_finish, wb_metrics, NULL,
 };

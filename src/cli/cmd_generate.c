@@ -120,13 +120,16 @@ int cmd_generate(int argc, char **argv)
     }
     const int32_t *eog;
     int n_eog = bd_tok_eog(s->tok, &eog);
-    stop = malloc(sizeof(int32_t) * (size_t)(n_eog + 1));
+    int n_cfg_eos = cfg->n_eos > 0 && cfg->n_eos <= 8 ? cfg->n_eos : 0;
+    stop = malloc(sizeof(int32_t) * (size_t)(n_eog + 1 + n_cfg_eos));
     st.cap = n_ids + (size_t)n_new;
     st.ids = malloc(sizeof(int32_t) * (st.cap ? st.cap : 1));
     if (!stop || !st.ids) { rc = bd_oom(&err, "generation"); goto fail; }
     int n_stop = 0;
     for (int i = 0; i < n_eog; i++) stop[n_stop++] = eog[i];
     if (cfg->eos_id >= 0) stop[n_stop++] = cfg->eos_id;
+    for (int i = 0; i < n_cfg_eos; i++) /* e.g. generation_config's eos list */
+        if (cfg->eos_ids[i] >= 0) stop[n_stop++] = cfg->eos_ids[i];
     memcpy(st.ids, ids, sizeof(int32_t) * n_ids);
     st.n = n_ids;
     st.tok = s->tok;

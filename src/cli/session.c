@@ -1,18 +1,41 @@
 #include "session.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The acceleration hook: transforms s->model and fills s->eopts (KV codec,
- * observer) before the engine exists. Only the baseline for now. */
-static int apply_accel(bd_session *s, const char *spec, bd_err *err)
+/* Calibration text goes through the session's tokenizer (BOS as the
+ * tokenizer adds it, as AutoAWQ's and Wanda's tokenizer calls do). */
+static int accel_tokenize(void *ctx, const char *text, int32_t **ids, int *n, bd_err *err)
 {
-    (void)s;
-    if (!spec || !strcmp(spec, "none")) return 0;
-    return bd_fail(err, BD_EINPUT, "--accel: unknown strategy '%s' (this build supports: none)", spec);
+    size_t nn = 0;
+    int rc = bd_tok_encode(ctx, text, strlen(text), BD_TOK_ADD_SPECIAL, ids, &nn, err);
+    if (!rc && nn > (size_t)INT32_MAX) { free(*ids); *ids = NULL; return bd_fail(err, BD_EINPUT, "calibration document too long"); }
+    if (!rc) *n = (int)nn;
+    return rc;
+}
+
+/* The acceleration hook: transforms s->model and fills s->eopts (KV codec)
+ * before the engine exists. */
+static int apply_accel(bd_session *s, const bd_session_opts *o, const bd_accel_opts *given, bd_err *err)
+{
+    bd_accel_opts ao = {0};
+    if (given) ao = *given;
+    if (!ao.threads) ao.threads = o->threads;
+    if (s->tok && !ao.tokenize) { ao.tokenize = accel_tokenize; ao.tokenize_ctx = s->tok; }
+    int rc = bd_accel_apply(s->model, o->accel_spec, &ao, &s->accel, err);
+    if (rc) return bd_wrap(err, "--accel %s", o->accel_spec ? o->accel_spec : "none");
+    s->eopts.kv_codec = s->accel.kv_codec;
+    s->eopts.kv_codec_params = s->accel.kv_codec_params;
+    return 0;
 }
 
 int bd_session_open(const bd_session_opts *o, bd_session **out, bd_err *err)
+{
+    return bd_session_open_accel(o, NULL, out, err);
+}
+
+int bd_session_open_accel(const bd_session_opts *o, const bd_accel_opts *ao, bd_session **out, bd_err *err)
 {
     *out = NULL;
     if (!o->model_path) return bd_fail(err, BD_EINPUT, "--model PATH is required");
@@ -32,7 +55,7 @@ int bd_session_open(const bd_session_opts *o, bd_session **out, bd_err *err)
     }
     s->eopts.threads = o->threads;
     s->eopts.max_batch = o->max_batch;
-    if ((rc = apply_accel(s, o->accel_spec, err))) goto fail;
+    if ((rc = apply_accel(s, o, ao, err))) goto fail;
     if ((rc = bd_engine_new(s->model, &s->eopts, &s->eng, err))) goto fail;
     *out = s;
     return 0;

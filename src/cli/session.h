@@ -6,6 +6,7 @@
 #ifndef BD_SESSION_H
 #define BD_SESSION_H
 
+#include "../accel/accel.h"
 #include "../engine/engine.h"
 #include "../model/model.h"
 #include "../tok/tok.h"
@@ -25,9 +26,13 @@ typedef struct bd_session {
     bd_tok *tok;              /* NULL when need_tok == 0 */
     bd_engine *eng;
     bd_engine_opts eopts;     /* what the engine was built with */
+    bd_accel_result accel;    /* what --accel did; holds the KV codec params */
 } bd_session;
 
 int bd_session_open(const bd_session_opts *o, bd_session **out, bd_err *err);
+/* Same, with calibration data / seed for --accel strategies that need it
+ * (awq4, wanda*); ao NULL = none given. */
+int bd_session_open_accel(const bd_session_opts *o, const bd_accel_opts *ao, bd_session **out, bd_err *err);
 void bd_session_free(bd_session *s);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct bd_kern {
     bd_gemm_fn gemm;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* attention */
     void (*axpy)(float *y, float a, const float *x, int64_t n);  /* y += a x */
+    /* panel[i*BD_GEMM_R + j] = rows[j*ld + i] for j < BD_GEMM_R, i < k */
+    void (*panel)(const float *rows, int64_t ld, int64_t k, float *panel);
 } bd_kern;
 
 /* level: 0 scalar, 1 avx2, 2 avx512, -1 best the CPU supports. A level the
@@ -44,6 +46,8 @@ const bd_kern *bd_kern_pick(int level);
 const bd_kern *bd_kern_scalar(void);
 const bd_kern *bd_kern_avx2(void);   /* NULL if not compiled for x86-64 */
 const bd_kern *bd_kern_avx512(void); /* NULL if not compiled for x86-64 */
+
+void bd_kern_panel_scalar(const float *rows, int64_t ld, int64_t k, float *panel);
 
 /* Block geometry of the kernel dtypes (scalar types: 1 element). */
 int bd_kern_block_elems(bd_dtype t);

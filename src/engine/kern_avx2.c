@@ -317,6 +317,7 @@ static const bd_kern KERN = {
     .gemm = gemm,
     .dot_f32 = dot_f32v,
     .axpy = axpy,
+    .panel = bd_kern_panel_scalar,
 };
 
 const bd_kern *bd_kern_avx2(void) { return &KERN; }

@@ -372,6 +372,44 @@ T512 static void axpy(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* dst[c*dld + j] = src[j*ld + c] for a 16x16 block: 32-bit then 64-bit
+ * unpacks give, per 128-bit lane, 4 rows of one column; two rounds of
+ * 128-bit lane shuffles gather the 4 row groups. */
+T512 static void transpose16(const float *src, int64_t ld, float *dst, int64_t dld)
+{
+    __m512 r[16], t[16], u[16];
+    for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(src + (size_t)j * ld);
+    for (int j = 0; j < 16; j += 2) {
+        t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]);
+        __m512d c = _mm512_castps_pd(t[g + 2]), d = _mm512_castps_pd(t[g + 3]);
+        u[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int m = 0; m < 4; m++) {
+        __m512 x = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x44), y = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xEE);
+        __m512 x2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x44), y2 = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xEE);
+        _mm512_storeu_ps(dst + (size_t)(0 + m) * dld, _mm512_shuffle_f32x4(x, x2, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(4 + m) * dld, _mm512_shuffle_f32x4(x, x2, 0xDD));
+        _mm512_storeu_ps(dst + (size_t)(8 + m) * dld, _mm512_shuffle_f32x4(y, y2, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(12 + m) * dld, _mm512_shuffle_f32x4(y, y2, 0xDD));
+    }
+}
+
+T512 static void panel(const float *rows, int64_t ld, int64_t k, float *pn)
+{
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16)
+        for (int h = 0; h < BD_GEMM_R; h += 16)
+            transpose16(rows + (size_t)h * ld + i, ld, pn + i * BD_GEMM_R + h, BD_GEMM_R);
+    if (i < k) bd_kern_panel_scalar(rows + i, ld, k - i, pn + i * BD_GEMM_R);
+}
+
 static const bd_kern KERN = {
     .name = "avx512",
     .dot = {dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k, 0},
@@ -379,6 +417,7 @@ static const bd_kern KERN = {
     .gemm = gemm,
     .dot_f32 = dot_f32v,
     .axpy = axpy,
+    .panel = panel,
 };
 
 const bd_kern *bd_kern_avx512(void) { return &KERN; }

@@ -83,6 +83,12 @@ static void axpy(float *y, float a, const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void bd_kern_panel_scalar(const float *rows, int64_t ld, int64_t k, float *panel)
+{
+    for (int64_t i = 0; i < k; i++)
+        for (int j = 0; j < BD_GEMM_R; j++) panel[i * BD_GEMM_R + j] = rows[(size_t)j * ld + i];
+}
+
 static const bd_kern KERN = {
     .name = "scalar",
     .dot = {dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_1, dot_q4_k, dot_q5_k, dot_q6_k, 0},
@@ -90,6 +96,7 @@ static const bd_kern KERN = {
     .gemm = gemm,
     .dot_f32 = dotf,
     .axpy = axpy,
+    .panel = bd_kern_panel_scalar,
 };
 
 const bd_kern *bd_kern_scalar(void) { return &KERN; }

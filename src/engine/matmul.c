@@ -2,13 +2,13 @@
  * so a row's result never depends on the thread count or on which thread
  * computes it.
  *
- * One or two tokens (decode): each row is dotted with each token directly
+ * Up to DOT_MAX_N tokens (decode): each row is dotted with each token directly
  * from its stored bytes, dequantizing one block at a time inside the kernel
  * (bandwidth bound: every weight byte is read once per token).
- * Three or more tokens (prefill, scoring): the activations are first
+ * More tokens (prefill, scoring): the activations are first
  * repacked into tiles of BD_GEMM_T tokens (transposed, so a kernel step
- * reads T consecutive floats); each task dequantizes its BD_GEMM_R rows once
- * into a transposed fp32 panel and multiplies it with every token tile in a
+ * reads T consecutive floats); each task dequantizes its CH rows once
+ * into transposed fp32 panels and multiplies it with every token tile in a
  * register-tiled kernel (compute bound: matrix-matrix, each weight is
  * reused for every token of the batch). */
 #include "matmul.h"
@@ -98,21 +98,14 @@ static void run_dense(const job *j, const bd_tensor *w, float *y, int64_t r0, in
     float *panel = j->c->thr[thread], *rows = panel + (size_t)CH * in;
     const int np = (int)((r1 - r0 + R - 1) / R);
     for (int p = 0; p < np; p++) {
-        /* R rows row-major into rows[], then a blocked transpose (16 values
-         * of each row at a time) so both sides stay within a few cache lines */
+        /* R rows row-major into rows[], then transposed into the panel */
         for (int jr = 0; jr < R; jr++) {
             int64_t r = r0 + (int64_t)p * R + jr;
             if (r < r1) k->deq[w->dtype](base + (size_t)r * rb, rows + (size_t)jr * in, in);
             else memset(rows + (size_t)jr * in, 0, sizeof(float) * (size_t)in);
         }
         float *pp = panel + (size_t)p * R * in;
-        for (int64_t i0 = 0; i0 < in; i0 += 16) {
-            int64_t i1 = i0 + 16 < in ? i0 + 16 : in;
-            for (int jr = 0; jr < R; jr++) {
-                const float *src = rows + (size_t)jr * in;
-                for (int64_t i = i0; i < i1; i++) pp[i * R + jr] = src[i];
-            }
-        }
+        k->panel(rows, in, in, pp);
     }
     const int tiles = (n + T - 1) / T;
     float *cb = j->c->cbuf[thread]; /* [p][tile][T*R] */
@@ -128,9 +121,11 @@ static void run_dense(const job *j, const bd_tensor *w, float *y, int64_t r0, in
     for (int p = 0; p < np; p++) {
         int64_t rp = r0 + (int64_t)p * R;
         int nr = (int)(r1 - rp < R ? r1 - rp : R);
-        for (int t = 0; t < n; t++)
-            memcpy(y + (size_t)t * out + rp, cb + ((size_t)p * tiles + t / T) * T * R + (size_t)(t % T) * R,
-                   sizeof(float) * (size_t)nr);
+        for (int t = 0; t < n; t++) {
+            const float *src = cb + ((size_t)p * tiles + t / T) * T * R + (size_t)(t % T) * R;
+            if (nr == R) memcpy(y + (size_t)t * out + rp, src, sizeof(float) * R); /* inlined: fixed size */
+            else memcpy(y + (size_t)t * out + rp, src, sizeof(float) * (size_t)nr);
+        }
     }
 }
 

@@ -121,6 +121,23 @@ static void runs_section(tw *t, const bd_report_data *d)
     tend(t);
     para(t, "Skipped items (e.g. prompts longer than the model's context) are counted, never truncated. "
             "n/a = not recorded.");
+    /* notes the runs carry (e.g. what the base weights are), each once */
+    for (size_t i = 0; i < d->n_runs; i++) {
+        json_object *o = json_tokener_parse(d->runs[i].meta ? d->runs[i].meta : "{}"), *v;
+        const char *note = o && json_object_object_get_ex(o, "note", &v) ? json_object_get_string(v) : NULL;
+        int seen = 0;
+        for (size_t j = 0; note && j < i && !seen; j++) {
+            json_object *p = json_tokener_parse(d->runs[j].meta ? d->runs[j].meta : "{}"), *w;
+            seen = p && json_object_object_get_ex(p, "note", &w) && !strcmp(json_object_get_string(w), note);
+            json_object_put(p);
+        }
+        if (note && !seen) {
+            char buf[1400];
+            snprintf(buf, sizeof buf, "Note: %.1300s.", note);
+            para(t, buf);
+        }
+        json_object_put(o);
+    }
 }
 
 static void metrics_section(tw *t, const bd_report_data *d)

@@ -131,8 +131,6 @@ static int render_impl(jx *Jp, const render_in *in, char **out, size_t *out_len,
     J.max_steps = (in->opts && in->opts->max_steps > 0) ? in->opts->max_steps : DEFAULT_STEPS;
     J.mem_cap = (in->opts && in->opts->max_bytes > 0) ? in->opts->max_bytes : DEFAULT_MEM;
     J.now = in->opts ? in->opts->now : -1;
-    locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    J.locale = loc ? (void *)loc : NULL;
     struct json_object *volatile msgs_o = NULL, *volatile extra_o = NULL;
     if (out) *out = NULL;
     if (out_len) *out_len = 0;
@@ -140,7 +138,7 @@ static int render_impl(jx *Jp, const render_in *in, char **out, size_t *out_len,
         if (msgs_o) json_object_put(msgs_o);
         if (extra_o) json_object_put(extra_o);
         jx_free_all(&J);
-        if (loc) freelocale(loc);
+        if (J.locale) freelocale((locale_t)J.locale);
         return err && err->code ? err->code : BD_EFAIL;
     }
     if (!in->src) jx_fail(&J, BD_EINPUT, (size_t)-1, "no chat template");
@@ -208,7 +206,7 @@ static int render_impl(jx *Jp, const render_in *in, char **out, size_t *out_len,
     res[J.out_n] = 0;
     if (out_len) *out_len = J.out_n;
     jx_free_all(&J);
-    if (loc) freelocale(loc);
+    if (J.locale) freelocale((locale_t)J.locale);
     if (out) *out = res;
     else free(res);
     return 0;

@@ -1,6 +1,24 @@
 /* Chat templates: a Jinja2-subset interpreter that renders the real
- * chat_template strings byte for byte as Python jinja2 does with
- * transformers' settings (trim_blocks, lstrip_blocks). */
+ * chat_template strings byte for byte as Python jinja2 3.1 does in
+ * transformers' environment (ImmutableSandboxedEnvironment, trim_blocks,
+ * lstrip_blocks, loopcontrols; globals raise_exception, strftime_now,
+ * namespace, dict; tojson = json.dumps(ensure_ascii=False, ...)).
+ *
+ * The template sees the variables apply_chat_template passes: messages,
+ * add_generation_prompt, bos_token, eos_token, tools = documents = None,
+ * date_string when given, plus extras. Supported: text, {{ }}, {% %}, {# #},
+ * '-'/'+' whitespace control; if/elif/else, for (loop.*, `if` filter, else,
+ * tuple targets, break/continue), set (names, tuples, namespace attributes,
+ * block set with filters), macro, generation; Python operators, literals,
+ * subscripts, slices, attribute/item lookup, the common str/dict/list methods
+ * and filters/tests the chat templates use (tests/reference/chat/ lists them).
+ * Not supported (BD_EUNSUP naming it and its line:col): include/import/
+ * extends/block/call/filter/raw/with tags, recursive loops, str.format and
+ * '%' formatting, dictsort/batch/groupby and a few other filters, integers
+ * beyond 64 bits. Known differences: jinja2's generator filters (map, select,
+ * reject, unique, items) are evaluated eagerly, so an element error inside a
+ * never-iterated generator fails here; upper()/lower() beyond ASCII use the C
+ * library's one-to-one case maps (plus U+00DF -> "SS"). */
 #ifndef BD_CHAT_H
 #define BD_CHAT_H
 

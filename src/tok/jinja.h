@@ -114,6 +114,7 @@ typedef struct jx {
     size_t out_n, out_cap;
     jx_frame *globals;
     void *locale;        /* locale_t for Unicode case mapping, or NULL */
+    int locale_tried;
 } jx;
 
 _Noreturn void jx_fail(jx *J, int code, size_t pos, const char *fmt, ...)

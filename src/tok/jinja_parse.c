@@ -15,6 +15,7 @@ typedef struct parser {
     const jx_tok *t;
     size_t n, i;
     int depth;
+    int loops;           /* enclosing for loops (a macro body starts at 0) */
 } parser;
 
 static const jx_tok *cur(parser *P) { return &P->t[P->i]; }
@@ -619,7 +620,9 @@ static jx_node *parse_for(parser *P, size_t pos)
     static const char *const e1[] = {"endfor", "else", NULL};
     static const char *const e2[] = {"endfor", NULL};
     const char *found;
+    P->loops++;
     n->d = parse_body(P, e1, &found);
+    P->loops--;
     if (strcmp(found, "else") == 0) {
         jx_node *eb = parse_body(P, e2, &found);
         n->items2 = jx_alloc(P->J, sizeof *n->items2);
@@ -707,7 +710,10 @@ static jx_node *parse_macro(parser *P, size_t pos)
     n->n_items2 = defs.n;
     static const char *const ends[] = {"endmacro", NULL};
     const char *found;
+    int loops = P->loops;
+    P->loops = 0;
     n->b = parse_body(P, ends, &found);
+    P->loops = loops;
     return n;
 }
 
@@ -725,6 +731,7 @@ static jx_node *parse_statement(parser *P, size_t tag_pos)
     else if (is_name(t, "macro")) n = parse_macro(P, pos);
     else if (is_name(t, "break") || is_name(t, "continue")) {
         n = node(P, is_name(t, "break") ? N_BREAK : N_CONTINUE, pos);
+        if (!P->loops) jx_fail(P->J, BD_EINPUT, pos, "'%s' outside loop", is_name(t, "break") ? "break" : "continue");
         expect_block_end(P);
     } else if (is_name(t, "generation")) {
         /* transformers' assistant-mask tag: renders its body unchanged */
@@ -808,7 +815,7 @@ static jx_node *parse_body(parser *P, const char *const *ends, const char **end_
 
 jx_node *jx_parse(jx *J, const jx_tok *toks, size_t n_toks)
 {
-    parser P = {J, toks, n_toks, 0, 0};
+    parser P = {J, toks, n_toks, 0, 0, 0};
     const char *found = NULL;
     return parse_body(&P, NULL, &found);
 }

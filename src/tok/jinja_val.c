@@ -318,17 +318,28 @@ int jx_py_space(uint32_t cp)
 /* Case mapping: ASCII exactly; beyond ASCII the C library's tables through a
  * private UTF-8 locale (no global locale change). Python's one-to-many
  * mappings (e.g. U+00DF -> "SS") are handled by the callers where noted. */
+/* The UTF-8 locale is opened on first use: most renders never need it. */
+static locale_t case_locale(jx *J)
+{
+    if (!J->locale_tried) {
+        J->locale_tried = 1;
+        locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+        J->locale = loc ? (void *)loc : NULL;
+    }
+    return (locale_t)J->locale;
+}
+
 uint32_t jx_cp_upper(jx *J, uint32_t cp)
 {
     if (cp < 0x80) return (cp >= 'a' && cp <= 'z') ? cp - 32 : cp;
-    if (J->locale) return (uint32_t)towupper_l((wint_t)cp, (locale_t)J->locale);
+    if (case_locale(J)) return (uint32_t)towupper_l((wint_t)cp, (locale_t)J->locale);
     return cp;
 }
 
 uint32_t jx_cp_lower(jx *J, uint32_t cp)
 {
     if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-    if (J->locale) return (uint32_t)towlower_l((wint_t)cp, (locale_t)J->locale);
+    if (case_locale(J)) return (uint32_t)towlower_l((wint_t)cp, (locale_t)J->locale);
     return cp;
 }
 

@@ -14,7 +14,11 @@ typedef struct sym {
     uint32_t off, len;   /* bytes of the working buffer */
     int32_t id;
     int32_t frozen;
+    int32_t node;        /* score merge: merge-history node of this symbol */
 } sym;
+
+/* sentencepiece's resegmentation needs how each symbol was built */
+typedef struct mnode { uint32_t off, len; int32_t left, right; } mnode;
 
 typedef struct hitem {
     double prio;         /* smaller pops first */
@@ -27,6 +31,7 @@ typedef struct enc {
     const bd_tok *t;
     int32_t *ids; size_t n, cap;
     sym *s; size_t s_cap;
+    mnode *nodes; size_t n_nodes, nodes_cap;
     hitem *h; size_t hn, h_cap;
     char *buf; size_t buf_cap;
     pcre2_match_data *md[4];
@@ -189,12 +194,35 @@ static int emit_bytes_fallback(enc *e, const char *p, size_t len)
     return push_id(e, t->unk);
 }
 
+/* A finished symbol: its piece, split back into the pieces it was merged
+ * from while it is an UNUSED piece (sentencepiece's resegment), or its
+ * bytes when it is no piece at all. */
+static int score_emit(enc *e, int32_t node, int depth)
+{
+    const bd_tok *t = e->t;
+    const mnode *nd = &e->nodes[node];
+    const char *p = e->buf + nd->off;
+    int32_t id = tok_find(t, &t->map_str, p, nd->len);
+    if (id >= 0 && t->ent[id].type == TT_UNUSED && !t->score_any_type && nd->left >= 0 && depth < 64) {
+        int rc = score_emit(e, nd->left, depth + 1);
+        return rc ? rc : score_emit(e, nd->right, depth + 1);
+    }
+    if (id >= 0 && t->ent[id].type != TT_UNKNOWN) return push_id(e, id);
+    return emit_bytes_fallback(e, p, nd->len);
+}
+
 /* text: normalized (▁ for spaces) in e->buf[0..len) */
 static int score_merge(enc *e, size_t len)
 {
     const bd_tok *t = e->t;
     int rc = ensure_syms(e, len + 1);
     if (rc) return rc;
+    if (2 * len + 2 > e->nodes_cap) {
+        mnode *p = realloc(e->nodes, (2 * len + 2) * sizeof *p);
+        if (!p) return bd_oom(e->err, "merge history");
+        e->nodes = p;
+        e->nodes_cap = 2 * len + 2;
+    }
     int32_t ns = 0;
     for (size_t i = 0; i < len;) {
         size_t cl = u8len((uint8_t)e->buf[i]);
@@ -209,11 +237,13 @@ static int score_merge(enc *e, size_t len)
             }
         }
         if (cl > len - i) cl = len - i;
-        e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, -1, frozen };
+        e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, -1, frozen, ns };
+        e->nodes[ns] = (mnode){ (uint32_t)i, (uint32_t)cl, -1, -1 };
         ns++;
         i += cl;
     }
     if (ns == 0) return 0;
+    e->n_nodes = (size_t)ns;
     e->s[ns - 1].next = -1;
     e->hn = 0;
     for (int32_t i = 0; i + 1 < ns && !rc; i++) rc = score_try(e, i, i + 1);
@@ -221,6 +251,8 @@ static int score_merge(enc *e, size_t len)
         hitem it = hpop(e);
         sym *L = &e->s[it.left], *R = &e->s[it.right];
         if (L->len == 0 || R->len == 0 || L->len + R->len != (uint32_t)it.aux || L->next != it.right) continue;
+        e->nodes[e->n_nodes] = (mnode){ L->off, L->len + R->len, L->node, R->node };
+        L->node = (int32_t)e->n_nodes++;
         L->len += R->len;
         R->len = 0;
         L->next = R->next;
@@ -228,12 +260,7 @@ static int score_merge(enc *e, size_t len)
         rc = score_try(e, L->prev, it.left);
         if (!rc) rc = score_try(e, it.left, L->next);
     }
-    for (int32_t i = 0; i >= 0 && !rc; i = e->s[i].next) {
-        const char *p = e->buf + e->s[i].off;
-        int32_t id = tok_find(t, &t->map_str, p, e->s[i].len);
-        if (id >= 0 && t->ent[id].type != TT_UNKNOWN) rc = push_id(e, id);
-        else rc = emit_bytes_fallback(e, p, e->s[i].len);
-    }
+    for (int32_t i = 0; i >= 0 && !rc; i = e->s[i].next) rc = score_emit(e, e->s[i].node, 0);
     return rc;
 }
 
@@ -290,20 +317,20 @@ static int hf_word(enc *e, const char *w, size_t len)
         if (cl > len - i) cl = len - i;
         int32_t id = tok_find(t, &t->map_str, w + i, cl);
         if (id >= 0) {
-            e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, id, 0 }; ns++;
+            e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, id, 0, -1 }; ns++;
         } else {
             int ok = t->byte_fallback;
             for (size_t k = 0; ok && k < cl; k++) if (t->byte_id[(uint8_t)w[i + k]] < 0) ok = 0;
             if (ok) {
                 for (size_t k = 0; k < cl; k++) {
-                    e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)(i + k), 1, t->byte_id[(uint8_t)w[i + k]], 0 };
+                    e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)(i + k), 1, t->byte_id[(uint8_t)w[i + k]], 0, -1 };
                     ns++;
                 }
             } else {
                 if (t->unk < 0)
                     return bd_fail(e->err, BD_EINPUT, "%s: text has a character with no token and no unk_token", t->path);
                 if (!(t->fuse_unk && ns > 0 && e->s[ns - 1].id == t->unk)) {
-                    e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, t->unk, 0 }; ns++;
+                    e->s[ns] = (sym){ ns - 1, ns + 1, (uint32_t)i, (uint32_t)cl, t->unk, 0, -1 }; ns++;
                 } else {
                     e->s[ns - 1].len += (uint32_t)cl;
                 }
@@ -328,7 +355,7 @@ static int bl_word(enc *e, const char *w, size_t len)
     for (size_t i = 0; i < len; i++) {
         int32_t id = t->byte_id[(uint8_t)w[i]];
         if (id < 0) return bd_fail(e->err, BD_EINPUT, "%s: byte 0x%02X has no token", t->path, (uint8_t)w[i]);
-        e->s[i] = (sym){ (int32_t)i - 1, (int32_t)i + 1, (uint32_t)i, 1, id, 0 };
+        e->s[i] = (sym){ (int32_t)i - 1, (int32_t)i + 1, (uint32_t)i, 1, id, 0, -1 };
     }
     return rank_merge(e, (int32_t)len);
 }
@@ -448,18 +475,18 @@ static int l2c_encode(enc *e, const char *s, size_t len)
     if (rc || len == 0) return rc;
     int32_t ns = 0;
     int32_t sp = tok_find(t, &t->map_str, " ", 1);
-    if (sp >= 0) { e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, sp, 0 }; ns++; }
+    if (sp >= 0) { e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, sp, 0, -1 }; ns++; }
     /* run.c: a code point is a lead byte plus up to three continuation bytes */
     for (size_t i = 0; i < len;) {
         size_t j = i + 1;
         while (j < len && ((uint8_t)s[j] & 0xC0) == 0x80 && j - i < 4) j++;
         int32_t id = tok_find(t, &t->map_str, s + i, j - i);
-        if (id >= 0) { e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, id, 0 }; ns++; }
+        if (id >= 0) { e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, id, 0, -1 }; ns++; }
         else {
             for (size_t k = i; k < j; k++) {
                 int32_t b = (int32_t)(uint8_t)s[k] + 3;
                 if (b >= t->n) return bd_fail(e->err, BD_EINPUT, "%s: byte token %d out of range", t->path, b);
-                e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, b, 0 }; ns++;
+                e->s[ns] = (sym){ ns - 1, ns + 1, 0, 1, b, 0, -1 }; ns++;
             }
         }
         i = j;
@@ -548,7 +575,7 @@ int bd_tok_encode(const bd_tok *t, const char *text, size_t len, int flags,
     }
     if (!rc && (flags & BD_TOK_ADD_SPECIAL) && t->add_eos && t->eos >= 0) rc = push_id(&e, t->eos);
     for (int i = 0; i < t->n_re; i++) pcre2_match_data_free(e.md[i]);
-    free(e.s); free(e.h); free(e.buf); free(clean);
+    free(e.s); free(e.h); free(e.buf); free(e.nodes); free(clean);
     if (rc) { free(e.ids); return rc; }
     if (!e.ids) {
         e.ids = malloc(sizeof *e.ids);

@@ -250,7 +250,7 @@ int tok_set_regex(bd_tok *t, const char *pattern, bd_err *err)
         return bd_fail(err, BD_EUNSUP, "%s: more than 4 pre-tokenizer regexes", t->path);
     int ec; PCRE2_SIZE eo;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &ec, &eo, NULL);
+                                   PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);

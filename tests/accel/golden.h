@@ -1,6 +1,6 @@
 /* Reader for the .bdg golden files written by tests/reference/gen_accel_goldens.py:
  * "BDG1" u32 count, then per array: u16 name_len, name, u8 dtype
- * (0 f32, 1 u8, 2 i32, 3 i8, 4 f64, 5 i64), u8 ndim, i64 dims[ndim], data. */
+ * (0 f32, 1 u8, 2 i32, 3 i8, 4 f64, 5 i64, 6 u16), u8 ndim, i64 dims[ndim], data. */
 #ifndef BD_TEST_GOLDEN_H
 #define BD_TEST_GOLDEN_H
 
@@ -25,8 +25,8 @@ typedef struct golden {
 
 static inline int golden_esize(int dt)
 {
-    static const int s[] = {4, 1, 4, 1, 8, 8};
-    return dt >= 0 && dt < 6 ? s[dt] : 0;
+    static const int s[] = {4, 1, 4, 1, 8, 8, 2};
+    return dt >= 0 && dt < 7 ? s[dt] : 0;
 }
 
 /* Returns 0 ok; the file must be well formed (it is ours). */

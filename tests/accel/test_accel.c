@@ -4,6 +4,7 @@
  * equal those of the same model with the dequantized weights stored dense
  * (which runs the engine's own dense kernels: an independent path). */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "accel/accel.h"
@@ -230,6 +231,68 @@ static void test_awq_spec(void)
     bd_model_free(m);
 }
 
+/* Save a transformed model, restore it onto a fresh base: every tensor and
+ * the logits are bit-identical; a different base model is refused. */
+static void roundtrip(const char *path, const char *spec, const char *file)
+{
+    bd_model *a = NULL, *b = NULL;
+    bd_err err = {0};
+    if (bd_model_load(path, &a, &err) || bd_model_load(path, &b, &err)) { CHECK_MSG(0, "%s", err.msg); return; }
+    bd_accel_opts o = {0};
+    o.calib = "selfgen"; o.calib_samples = 2; o.calib_seqlen = 16; o.seed = 11;
+    bd_accel_result ra, rb;
+    CHECK_EQ_INT(bd_accel_apply(a, spec, &o, &ra, &err), 0);
+    CHECK_MSG(bd_accel_save(a, &ra, file, &err) == 0, "%s", err.msg);
+    int rc = bd_accel_apply(b, file, NULL, &rb, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc) { bd_model_free(a); bd_model_free(b); return; }
+    CHECK_STR(rb.spec.canon, ra.spec.canon);
+    CHECK_EQ_INT(rb.weight_bytes_after, ra.weight_bytes_after);
+    CHECK((rb.kv_codec == NULL) == (ra.kv_codec == NULL));
+    int bad = 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        bd_tensor *x = &a->tensors[i], *y = &b->tensors[i];
+        bad += x->dtype != y->dtype || x->ops != y->ops || x->nbytes != y->nbytes;
+        int64_t rows = x->ndim == 2 ? x->shape[0] : 1, cols = x->shape[x->ndim - 1];
+        float *rx = malloc((size_t)cols * 4), *ry = malloc((size_t)cols * 4);
+        for (int64_t r = 0; r < rows; r++) {
+            bd_tensor_row(x, r, rx);
+            bd_tensor_row(y, r, ry);
+            bad += memcmp(rx, ry, (size_t)cols * 4) != 0;
+        }
+        free(rx); free(ry);
+    }
+    CHECK_MSG(bad == 0, "%s: %d tensor differences after restore", spec, bad);
+    int V = a->cfg.vocab_size;
+    int32_t ids[6] = {1, 7, 42, 3, 99, 5};
+    float *la = malloc((size_t)6 * V * 4), *lb = malloc((size_t)6 * V * 4);
+    CHECK_EQ_INT(forward_all(a, ids, 6, la, &ra), 0);
+    CHECK_EQ_INT(forward_all(b, ids, 6, lb, &rb), 0);
+    CHECK(memcmp(la, lb, (size_t)6 * V * 4) == 0);
+    free(la); free(lb);
+    bd_model_free(a);
+    bd_model_free(b);
+    /* another base model is refused by digest */
+    bd_model *c = NULL;
+    if (!bd_model_load("tests/reference/models/llama_tied_f16", &c, &err)) {
+        CHECK_EQ_INT(bd_accel_apply(c, file, NULL, &rb, &err), BD_EINPUT);
+        CHECK(strstr(err.msg, "sha256") != NULL);
+        bd_model_free(c);
+    }
+    /* a truncated file is refused without crashing */
+    FILE *f = fopen(file, "r+b");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fclose(f);
+        if (truncate(file, n / 2) == 0 && !bd_model_load(path, &c, &err)) {
+            CHECK(bd_accel_apply(c, file, NULL, &rb, &err) != 0);
+            bd_model_free(c);
+        }
+    }
+    remove(file);
+}
+
 int main(void)
 {
     test_parse();
@@ -242,5 +305,10 @@ int main(void)
     test_kv("tests/reference/models/llama_gqa_f32");
     test_calib();
     test_awq_spec();
+    roundtrip("../shared/models/stories260K/stories260K.gguf", "wanda2:4+nf4-dq+kv4", "build/accel_rt1.bdq");
+    roundtrip("../shared/models/stories260K/stories260K.gguf", "wanda50+int8", "build/accel_rt2.bdq");
+    roundtrip("../shared/models/stories260K/stories260K.gguf", "wanda2:4", "build/accel_rt3.bdq");
+    roundtrip("tests/reference/accel/awq_tiny", "awq4+kv8", "build/accel_rt4.bdq");
+    roundtrip("tests/reference/models/llama_mha_f16", "fp4", "build/accel_rt5.bdq");
     return test_done();
 }

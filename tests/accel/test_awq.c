@@ -34,9 +34,46 @@ static void test_qgroup(void)
     CHECK_NEAR(w[3], 0.2f, 1e-7);
 }
 
+/* AutoAWQ's GEMM checkpoint layout, packed by AutoAWQ itself. */
+static void test_gemm_layout(void)
+{
+    golden g;
+    CHECK(golden_load(&g, "tests/reference/accel/awq_gemm.bdg") == 0);
+    int32_t *qw = golden_copy(&g, "qweight", NULL), *qz = golden_copy(&g, "qzeros", NULL);
+    uint16_t *sc = golden_copy(&g, "scales", NULL);
+    uint8_t *q = golden_copy(&g, "q", NULL), *z = golden_copy(&g, "z", NULL);
+    float *s = golden_copy(&g, "s", NULL), *dq = golden_copy(&g, "dq", NULL);
+    if (!qw || !qz || !sc || !q || !z || !s || !dq) { CHECK(0); return; }
+    int64_t in = 256, out = 64, ng = 2;
+    uint8_t uq[256 * 64], uz[2 * 64];
+    float us[2 * 64];
+    bd_err err = {0};
+    CHECK_EQ_INT(bd_awq_gemm_unpack(qw, qz, sc, in, out, 128, uq, uz, us, &err), 0);
+    CHECK(memcmp(uq, q, sizeof uq) == 0);
+    CHECK(memcmp(uz, z, sizeof uz) == 0);
+    int bad = 0;
+    for (int64_t o = 0; o < out; o++)
+        for (int64_t i = 0; i < in; i++) {
+            /* AutoAWQ's dequantize_gemm computes (q - z) * s in fp16 */
+            float v = bd_f16_to_f32(bd_f32_to_f16(((float)uq[o * in + i] - uz[o * ng + i / 128]) * us[o * ng + i / 128]));
+            bad += v != dq[i * out + o];
+        }
+    CHECK_EQ_INT(bad, 0);
+    int32_t pw[256 * 8], pz[2 * 8];
+    uint16_t ps[2 * 64];
+    bd_awq_gemm_pack(q, z, s, in, out, 128, pw, pz, ps);
+    CHECK(memcmp(pw, qw, sizeof pw) == 0);
+    CHECK(memcmp(pz, qz, sizeof pz) == 0);
+    CHECK(memcmp(ps, sc, sizeof ps) == 0);
+    CHECK_EQ_INT(bd_awq_gemm_unpack(qw, qz, sc, 100, out, 128, uq, uz, us, &err), BD_EINPUT);
+    free(qw); free(qz); free(sc); free(q); free(z); free(s); free(dq);
+    golden_free(&g);
+}
+
 int main(void)
 {
     test_qgroup();
+    test_gemm_layout();
     golden g;
     CHECK(golden_load(&g, "tests/reference/accel/awq.bdg") == 0);
     bd_model *m = NULL;

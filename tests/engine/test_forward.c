@@ -141,7 +141,10 @@ static void test_layouts(void)
 
 static void test_threads(bd_dtype dt)
 {
+    /* wide enough that every matmul splits into several row tasks */
     bd_config c = tiny_config();
+    c.dim = 256; c.hidden_dim = 384; c.vocab_size = 300; c.n_heads = 8; c.n_kv_heads = 4; c.head_dim = 32;
+    c.rope_dim = 32;
     tiny T;
     tiny_init(&T, &c, dt);
     float *l[3];

@@ -87,6 +87,21 @@ static void test_kernels(const bd_kern *k)
             free(row); free(x); free(a); free(b);
         }
     }
+    /* panel(): a pure transpose, bit-exact with the scalar one */
+    for (int64_t kk = 1; kk <= 100; kk += 33) {
+        const int64_t ld = kk + 3;
+        float *rows = malloc(sizeof(float) * BD_GEMM_R * (size_t)ld);
+        float *p1 = malloc(sizeof(float) * BD_GEMM_R * (size_t)kk), *p2 = malloc(sizeof(float) * BD_GEMM_R * (size_t)kk);
+        for (int64_t i = 0; i < BD_GEMM_R * ld; i++) rows[i] = frand();
+        k->panel(rows, ld, kk, p1);
+        bd_kern_panel_scalar(rows, ld, kk, p2);
+        int ok = 1;
+        for (int64_t i = 0; i < kk; i++)
+            for (int j = 0; j < BD_GEMM_R; j++) ok &= p2[i * BD_GEMM_R + j] == rows[j * ld + i];
+        CHECK_MSG(ok && !memcmp(p1, p2, sizeof(float) * BD_GEMM_R * (size_t)kk), "%s panel k=%lld", k->name,
+                  (long long)kk);
+        free(rows); free(p1); free(p2);
+    }
     /* gemm: panel x token tile against double sums, bound (k + 1) eps sum|w x|
      * for a sequential fp32 sum of k products */
     for (int64_t kk = 1; kk <= 300; kk += 37) {

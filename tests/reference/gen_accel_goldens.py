@@ -8,7 +8,7 @@ Run from the repository root:  python3 tests/reference/gen_accel_goldens.py
 
 Output: tests/reference/accel/*.bdg, a tiny container read by tests/accel/golden.h:
   "BDG1" u32 count, then per array: u16 name_len, name, u8 dtype
-  (0 f32, 1 u8, 2 i32, 3 i8, 4 f64, 5 i64), u8 ndim, i64 dims[ndim], raw LE data.
+  (0 f32, 1 u8, 2 i32, 3 i8, 4 f64, 5 i64, 6 u16), u8 ndim, i64 dims[ndim], raw LE data.
 """
 import os
 import struct
@@ -19,7 +19,7 @@ import torch
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "accel")
 DT = {np.dtype("float32"): 0, np.dtype("uint8"): 1, np.dtype("int32"): 2,
-      np.dtype("int8"): 3, np.dtype("float64"): 4, np.dtype("int64"): 5}
+      np.dtype("int8"): 3, np.dtype("float64"): 4, np.dtype("int64"): 5, np.dtype("uint16"): 6}
 
 
 def save(name, arrays):
@@ -526,9 +526,40 @@ def awq_ref(ns=4, T=32, seed=7, g=128):
     return out
 
 
+def gen_awq_gemm():
+    """AutoAWQ's own WQLinear_GEMM.from_linear packing (pip install --no-deps
+    autoawq==0.2.7.post2) and its dequantize_gemm, on a pseudo-quantized
+    linear, as _apply_quant calls them (fp16 weights, transposed scales/zeros)."""
+    import importlib.util
+    import types
+    if "awq" not in sys.modules:
+        # awq/__init__ pulls in the model zoo (datasets, ...); only the packing
+        # modules are needed, so register the package without running it
+        spec = importlib.util.find_spec("awq")
+        pkg = types.ModuleType("awq")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules["awq"] = pkg
+    from awq.modules.linear.gemm import WQLinear_GEMM
+    from awq.utils.packing_utils import dequantize_gemm
+    torch.manual_seed(5)
+    lin = torch.nn.Linear(256, 64, bias=False)
+    with torch.no_grad():
+        lin.weight.mul_(3.0)
+    w, q, sc, z = awq_pq(lin.weight.data.float(), 128)
+    lin = lin.half()
+    lin.weight.data = w.half()
+    ql = WQLinear_GEMM.from_linear(lin, 4, 128, scales=sc.t().contiguous(), zeros=z.t().contiguous())
+    dq = dequantize_gemm(ql.qweight, ql.qzeros, ql.scales, 4, 128)  # [in, out]
+    out = {"qweight": t2n(ql.qweight).astype(np.int32), "qzeros": t2n(ql.qzeros).astype(np.int32),
+           "scales": t2n(ql.scales).view(np.uint16), "dq": t2n(dq.float()).astype(np.float32),
+           "q": t2n(q).astype(np.uint8), "z": t2n(z).astype(np.uint8), "s": t2n(sc).astype(np.float32)}
+    save("awq_gemm.bdg", out)
+
+
 def gen_awq():
     make_awq_model()
     save("awq.bdg", awq_ref())
+    gen_awq_gemm()
 
 
 def main():

@@ -418,6 +418,8 @@ def bench_goqa():
     m = pd.DataFrame(wrows).dropna(thresh=50, axis="columns")
     med = m.median()
     metrics = {"gini|": gini(med.values), "pmass_outside|": float(np.mean(pmass)), "n_countries|": len(med)}
+    for c, v in med.items():
+        metrics[f"median_w1|country={c}"] = float(v)
     return {"rows": rows, "answers": answers, "metrics": {k: fnum(v) for k, v in metrics.items()},
             "n_countries": int(len(med))}
 

@@ -17,6 +17,7 @@ tests/reference/chat/random.json (randomly composed templates, fixed seed). Run 
     python3 tests/reference/gen_chat_goldens.py
 """
 import ast
+import copy
 import csv
 import datetime
 import json
@@ -68,13 +69,16 @@ def render(src, messages, agp=False, bos="", eos="", date_string=None, extra=Non
         tmpl = COMPILE(src)
     except jinja2.exceptions.TemplateSyntaxError as e:
         return {"error": str(e), "error_kind": "syntax"}
+    except Exception as e:  # e.g. Python's SyntaxError for {% break %} outside a loop
+        return {"error": "%s: %s" % (type(e).__name__, e), "error_kind": "syntax"}
     fixed = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
     tmpl.environment.globals["strftime_now"] = lambda f: fixed.strftime(f)
     kw = dict(messages=messages, tools=None, documents=None, add_generation_prompt=agp,
               bos_token=bos, eos_token=eos)
     if date_string is not None:
         kw["date_string"] = date_string
-    kw.update(extra or {})
+    # a deep copy: some filters mutate their input (indent does `s += "\n"`, which extends a list)
+    kw.update(copy.deepcopy(extra or {}))
     try:
         return {"expected": tmpl.render(**kw)}
     except jinja2.exceptions.TemplateError as e:
@@ -307,6 +311,16 @@ FEATURES = [
      "{{ v|tojson(separators=(',', ':')) }}|{{ 'é\\u2028\"\\\\/\\x01\\x7f'|tojson }}|{{ 1.0|tojson }}{{ none|tojson }}"
      "{{ [1, 2.5e-7, true]|tojson }}|{{ {}|tojson(indent=2) }}{{ []|tojson(indent=2) }}|{{ {1: 'a', 2.5: 'b', true: 'c', none: 'd'}|tojson }}",
      {"v": {"z": 1, "a": [1, {"b": None, "c": "ü\n"}], "m": {}, "e": [], "f": 1.5}}),
+    ("filters_more", "{{ 'a\\nb\\n\\nc'|indent }}|{{ 'a\\nb\\n\\nc'|indent(2, true) }}|{{ 'a\\nb\\n\\nc'|indent('> ', blank=true) }}|"
+     "{{ 'a\\r\\nb\\x0bc\\u2028d'|indent(1) }}|{{ 'x'|indent(first=true) }}|{{ ''|indent }}|"
+     "{{ [3, 1, 2]|sort }}{{ [3, 1, 2]|sort(reverse=true) }}{{ ['b', 'A', 'c', 'a']|sort }}{{ ['b', 'A', 'c', 'a']|sort(case_sensitive=true) }}"
+     "{{ users|sort(attribute='age')|map(attribute='name')|list }}{{ users|sort(attribute='age,name', reverse=true)|map(attribute='name')|list }}|"
+     "{{ [3, 1, 2]|min }}{{ [3, 1, 2]|max }}{{ ['b', 'A']|min }}{{ ['b', 'A']|max(case_sensitive=true) }}{{ users|max(attribute='age') }}{{ []|min }}|"
+     "{{ [1, 2, 3]|sum }}{{ [1.5, 2]|sum(start=10) }}{{ users|sum(attribute='age') }}|"
+     "{{ 2.5|round }}{{ 3.5|round }}{{ 2.675|round(2) }}{{ 7|round }}{{ -0.5|round }}{{ 1.2345|round(2, 'ceil') }}{{ 1.2399|round(2, 'floor') }}{{ 1e20|round }}|"
+     "{{ 'a\\nb\\r\\nc\\x1cd\\x85e'.splitlines() }}",
+     {"users": [{"name": "al", "age": 30}, {"name": "bo", "age": 25}, {"name": "cy", "age": 30}]}),
+    ("err_sort_mixed", "{{ [1, 'a']|sort }}", None),
     ("tojson_undefined", "{{ nope|tojson }}", None),
     # control structures
     ("for_loop_vars", "{% for x in l %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}"
@@ -350,6 +364,11 @@ FEATURES = [
     ("err_concat_precedence", "{{ 1 + 2 ~ 3 }}", None),
     ("err_undefined_item", "{{ messages[0]['role'] }}", None),
     ("err_macro_raise", "{% macro f(x) %}{{ raise_exception('in macro ' ~ x) }}{% endmacro %}a{{ f(1) }}", None),
+    ("err_break_outside", "a{% break %}b", None),
+    ("err_break_in_macro", "{% for i in [1] %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", None),
+    ("break_in_set_block", "{% for i in [1, 2] %}{% set x %}{{ i }}{% if i == 2 %}{% break %}{% endif %}"
+     "{% endset %}[{{ x }}]{% endfor %}|{% for i in [1, 2] %}{% for j in [] %}{% else %}{% continue %}"
+     "{% endfor %}{{ i }}{% endfor %}|{% for i in [1, 2] %}{{ loop }}{% endfor %}", None),
     ("err_step_limit_ok", "{% for i in range(100) %}{% for j in range(100) %}{% endfor %}{% endfor %}done", None),
     ("err_undefined_call", "{{ nope() }}", None),
     ("err_undefined_add", "{{ nope + 1 }}", None),
@@ -380,7 +399,8 @@ R_ATOMS = ["1", "0", "-3", "10", "2.5", "0.1", "1e20", "-1.5", "'a'", "'Hé'", "
            "(1, 2)", "d.k", "d['n']", "l[0]", "l[-1]", "s[1:]", "s[::-1]", "ns[1:2]", "d.l", "d.missing", "s.x"]
 R_FILT = ["trim", "length", "upper", "lower", "title", "capitalize", "string", "int", "float", "abs", "first",
           "last", "list", "join(',')", "join", "default('z')", "default('z', true)", "tojson", "reverse|list",
-          "replace('a', 'b')", "count", "tojson(indent=1)", "trim('a')", "int(5)", "safe"]
+          "replace('a', 'b')", "count", "tojson(indent=1)", "trim('a')", "int(5)", "safe", "sort", "min",
+          "max", "sum", "round", "round(1, 'floor')", "indent", "indent(2, true)", "sort(reverse=true)"]
 R_TESTS = ["defined", "undefined", "none", "string", "number", "mapping", "iterable", "sequence", "odd", "even",
            "integer", "float", "boolean", "true", "false", "divisibleby 2", "equalto 1", "in [1, 'a']", "lower",
            "upper"]

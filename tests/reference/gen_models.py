@@ -24,6 +24,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -44,23 +45,21 @@ SEED = 20250406
 MODELS = [
     dict(name="llama_gqa_f32", arch="llama", dtype=torch.float32, vocab=260, hidden=64, inter=48,
          heads=4, kv=2, head_dim=None, tie=False, rope_theta=10000.0, scaling=None, eps=1e-5,
-         n_ids=16, shard=None, style="v5", norms_f32=True, maxpos=128),
+         n_ids=16, shard=None, style="v5", maxpos=128),
     dict(name="llama_tied_f16", arch="llama", dtype=torch.float16, vocab=300, hidden=64, inter=96,
          heads=8, kv=2, head_dim=None, tie=True, rope_theta=10000.0, scaling=None, eps=1e-6,
-         n_ids=20, shard=None, style="classic", norms_f32=True, maxpos=256),
+         n_ids=20, shard=None, style="classic", maxpos=256),
     dict(name="llama3_rope_bf16", arch="llama", dtype=torch.bfloat16, vocab=261, hidden=64, inter=64,
          heads=2, kv=1, head_dim=32, tie=False, rope_theta=500000.0,
          scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                       original_max_position_embeddings=64),
-         eps=1e-5, n_ids=80, shard=None, style="classic", norms_f32=True, maxpos=512),
+         eps=1e-5, n_ids=80, shard=None, style="classic", maxpos=512),
     dict(name="mistral_sharded_f32", arch="mistral", dtype=torch.float32, vocab=262, hidden=64, inter=48,
          heads=4, kv=1, head_dim=24, tie=False, rope_theta=1000000.0, scaling=None, eps=1e-5,
-         n_ids=18, shard="100KB", style="classic", norms_f32=True, maxpos=1024),
-    # MHA, and the one GGUF whose norm vectors stay F16 (llama.cpp writes 1-D tensors as F32; a reader
-    # must still accept F16 ones).
+         n_ids=18, shard="100KB", style="classic", maxpos=1024),
     dict(name="llama_mha_f16", arch="llama", dtype=torch.float16, vocab=280, hidden=64, inter=64,
          heads=4, kv=4, head_dim=None, tie=False, rope_theta=10000.0, scaling=None, eps=1e-6,
-         n_ids=14, shard=None, style="classic", norms_f32=False, maxpos=128),
+         n_ids=14, shard=None, style="classic", maxpos=128),
 ]
 
 BOS, EOS, UNK = 1, 2, 0
@@ -227,7 +226,9 @@ def write_gguf(m, cfg, tensors, fn):
     w.add_add_eos_token(False)
 
     def put(name, t):
-        if t.dim() == 1 and m["norms_f32"]:
+        # llama.cpp's converter writes 1-D tensors as F32 whatever the file type (its CPU backend cannot
+        # multiply by an F16 norm vector); widening F16/BF16 to F32 is exact.
+        if t.dim() == 1 or m.get("widen"):
             t = t.to(torch.float32)
         arr, raw = to_gguf_array(t)
         w.add_tensor(name, arr, raw_dtype=raw)
@@ -436,22 +437,33 @@ def transformers_gguf_check():
         print(f"transformers(gguf_file) {m['name']}: max |logit diff| {np.abs(got - want).max():.2e}")
 
 
-def llama_cpp_check():
-    """Optional: llama.cpp (llama-cpp-python) on each GGUF, all-position logits vs the golden."""
+def llama_cpp_check(tmpdir):
+    """Optional: llama.cpp (llama-cpp-python) on each GGUF, all-position logits vs the golden.
+    llama.cpp rounds activations to F16/BF16 before F16/BF16 matrix products, so those files differ by
+    ~1e-2; the same values widened to an all-F32 GGUF isolate the layout (expect ~1e-5). F32 KV cache and
+    no flash attention, for the same reason."""
+    os.environ.setdefault("GGML_NO_BACKTRACE", "1")
     try:
         import llama_cpp
     except ImportError:
         print("llama_cpp not importable: skipping the llama.cpp cross-check")
         return
     for m in MODELS:
-        fn = os.path.join(OUT, m["name"] + ".gguf")
         ids, want = read_golden(m["name"])
-        llm = llama_cpp.Llama(model_path=fn, n_ctx=max(128, len(ids)), logits_all=True, verbose=False,
-                              n_threads=1, n_batch=len(ids))
-        llm.eval(ids)
-        got = np.array(llm.scores[:len(ids)], dtype=np.float64)
-        print(f"llama.cpp {m['name']}: max |logit diff| {np.abs(got - want).max():.2e}")
-        del llm
+        files = [("", os.path.join(OUT, m["name"] + ".gguf"))]
+        if m["dtype"] != torch.float32:
+            wide = os.path.join(tmpdir, m["name"] + ".f32.gguf")
+            tensors = load_hf_tensors(os.path.join(OUT, m["name"]))
+            write_gguf(dict(m, widen=True), make_config(m), tensors, wide)
+            files.append((" (widened to F32)", wide))
+        for label, fn in files:
+            llm = llama_cpp.Llama(model_path=fn, n_ctx=max(128, len(ids)), n_batch=max(128, len(ids)),
+                                  logits_all=True, verbose=False, n_threads=1,
+                                  type_k=0, type_v=0, flash_attn=False)
+            llm.eval(ids)
+            got = np.array(llm.scores[:len(ids)], dtype=np.float64)
+            print(f"llama.cpp {m['name']}{label}: max |logit diff| {np.abs(got - want).max():.2e}")
+            del llm
 
 
 def main():
@@ -466,7 +478,8 @@ def main():
         gen_one(k, m)
     if args.check:
         transformers_gguf_check()
-        llama_cpp_check()
+        with tempfile.TemporaryDirectory() as tmp:
+            llama_cpp_check(tmp)
 
 
 if __name__ == "__main__":

@@ -102,10 +102,26 @@ def gap(logits):
     return float(a[-1] - a[-2])
 
 
+def last_logits(llama_cpp, llm):
+    ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+    return np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),)).astype(np.float64)
+
+
 def run_llama_cpp(path, items):
     import llama_cpp
-    llm = llama_cpp.Llama(model_path=path, n_ctx=512, n_batch=512, n_threads=2, logits_all=False,
-                          verbose=False, seed=0)
+    import llama_cpp.llama
+    # No "extra buffer types": they repack Q4_1 weights for AMX/AVX-512 kernels, which fault with an
+    # illegal instruction on this VM (AMX advertised but not usable) and are not llama.cpp's portable path.
+    default_params = llama_cpp.llama_model_default_params
+
+    def params_without_repack():
+        p = default_params()
+        p.use_extra_bufts = False
+        return p
+    llama_cpp.llama.llama_cpp.llama_model_default_params = params_without_repack
+    # F32 KV cache and no flash attention: llama.cpp's defaults (F16 cache) would add their own rounding.
+    llm = llama_cpp.Llama(model_path=path, n_ctx=512, n_batch=512, n_threads=1, logits_all=False,
+                          verbose=False, seed=0, type_k=0, type_v=0, flash_attn=False)
     res = []
     for it in items:
         # add_bos=True means "add the model's special tokens": llama.cpp then adds BOS only if the GGUF's
@@ -113,7 +129,7 @@ def run_llama_cpp(path, items):
         ids = llm.tokenize(it["text"].encode("utf-8"), add_bos=True, special=True)
         llm.reset()
         llm.eval(ids)
-        first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+        first = last_logits(llama_cpp, llm)
         greedy, gaps = [], []
         cur = first
         for _ in range(N_GREEDY):
@@ -121,9 +137,9 @@ def run_llama_cpp(path, items):
             greedy.append(nxt)
             gaps.append(gap(cur))
             llm.eval([nxt])
-            cur = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
+            cur = last_logits(llama_cpp, llm)
         res.append(dict(ids=list(ids), top=top(softmax64(first)), greedy=greedy, gaps=gaps))
-    return res, "llama.cpp via llama-cpp-python %s (CPU, n_threads=2)" % llama_cpp.__version__
+    return res, "llama.cpp via llama-cpp-python %s (CPU, 1 thread, F32 KV cache, no weight repacking)" % llama_cpp.__version__
 
 
 def run_transformers(path, items, ids_from=None):

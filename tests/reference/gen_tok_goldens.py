@@ -14,6 +14,14 @@ Writes tests/reference/tok/:
               decode(encode(x)) == x (transformers / sentencepiece decode)
   special.txt REF<TAB>flags<TAB>escaped text<TAB>ids: texts with special
               tokens, encoded with BOS and special-token parsing
+  tiny_spm.model, tiny_spm.txt: a hand-made SentencePiece BPE model (UNUSED
+              pieces that sentencepiece resegments, a USER_DEFINED piece,
+              remove_extra_whitespaces) and sentencepiece's ids for a few
+              texts ("escaped text<TAB>ids" per line)
+  stories_l2c.ids, aidreams_l2c.ids: the llama2.c tok512 files, encoded by
+              l2c_encode below, a line-by-line Python transcription of
+              llama2.c run.c's encode() (no BOS), for the tricky texts and
+              the CrowS-Pairs sentences only (it is quadratic)
 Texts are bytes; a reference sees bytes.decode('utf-8', 'replace'), which is
 what a Python caller of these libraries would pass for invalid UTF-8.
 Run from the repository root: python3 tests/reference/gen_tok_goldens.py
@@ -119,6 +127,87 @@ def dataset_texts():
     return [t.encode("utf-8") for t in texts]
 
 
+def l2c_load(path):
+    b = open(path, "rb").read()
+    pos, vocab, scores = 4, [], []
+    while pos < len(b):
+        score, n = struct.unpack("<fi", b[pos:pos + 8])
+        vocab.append(b[pos + 8:pos + 8 + n])
+        scores.append(score)
+        pos += 8 + n
+    lookup = {}
+    for i, v in enumerate(vocab):
+        lookup.setdefault(v, i)   # run.c's bsearch over duplicates: take the lowest id
+    return vocab, scores, lookup
+
+
+def l2c_encode(tok, text):
+    vocab, scores, lookup = tok
+    tokens = []
+    if text:
+        tokens.append(lookup[b" "])
+    buf = b""
+    for k, c in enumerate(text):
+        if c & 0xC0 != 0x80:
+            buf = b""
+        buf += bytes([c])
+        if k + 1 < len(text) and text[k + 1] & 0xC0 == 0x80 and len(buf) < 4:
+            continue
+        if buf in lookup:
+            tokens.append(lookup[buf])
+        else:
+            tokens += [x + 3 for x in buf]
+        buf = b""
+    while True:
+        best, best_id, best_idx = -1e10, -1, -1
+        for i in range(len(tokens) - 1):
+            m = lookup.get(vocab[tokens[i]] + vocab[tokens[i + 1]], -1)
+            if m != -1 and scores[m] > best:
+                best, best_id, best_idx = scores[m], m, i
+        if best_idx == -1:
+            break
+        tokens[best_idx:best_idx + 2] = [best_id]
+    return tokens
+
+
+def pb_varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def pb_field(num, wt, payload):
+    key = pb_varint(num << 3 | wt)
+    if wt == 0:
+        return key + pb_varint(payload)
+    if wt == 5:
+        return key + payload
+    return key + pb_varint(len(payload)) + payload
+
+
+def tiny_spm():
+    pieces = [("<unk>", 0, 2), ("<s>", 0, 3), ("</s>", 0, 3)]
+    pieces += [("<0x%02X>" % b, 0, 6) for b in range(256)]
+    pieces += [("\u2581", -1, 1), ("a", -2, 1), ("b", -3, 1), ("c", -4, 1), ("d", -5, 1), ("x", -6, 1),
+               ("ab", -1.5, 1), ("\u2581a", -0.5, 1), ("abc", -1.2, 5), ("\u2581ab", -0.7, 1),
+               ("<sep>", 0, 4), ("cd", -0.2, 1), ("abcd", -0.1, 1), ("\u2581\u2581", -0.3, 1),
+               ("xa", -0.9, 5), ("xab", -0.8, 1)]
+    m = b""
+    for text, score, ty in pieces:
+        m += pb_field(1, 2, pb_field(1, 2, text.encode()) + pb_field(2, 5, struct.pack("<f", score)) +
+                      pb_field(3, 0, ty))
+    m += pb_field(2, 2, pb_field(3, 0, 2) + pb_field(35, 0, 1))
+    m += pb_field(3, 2, pb_field(1, 2, b"identity") + pb_field(3, 0, 1))
+    return m
+
+
+TINY_TEXTS = ["abc", "abcd", "xabc", "xabcx", "cabc", "xab", "xxab", "ab cd", "  a  b  ", "x<sep>ab", "<sep>",
+              "\u00e4", "", "a\tb", "ab<sep>cd<sep>", "   ", "dcba", "abcabcabc", "\u2581a"]
+
+
 def fnv(ids):
     h = 0xcbf29ce484222325
     for byte in struct.pack("<%di" % len(ids), *ids):
@@ -173,6 +262,25 @@ def main():
             f.write(" ".join(map(str, bad_rt)) + "\n")
         total += os.path.getsize(f"{OUT}/{name}.ids")
         print(name, "round-trip exceptions:", len(bad_rt), file=sys.stderr)
+    model = tiny_spm()
+    with open(f"{OUT}/tiny_spm.model", "wb") as f:
+        f.write(model)
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    with open(f"{OUT}/tiny_spm.txt", "w", encoding="utf-8", newline="\n") as f:
+        for t in TINY_TEXTS:
+            f.write(esc(t.encode()) + "\t" + " ".join(map(str, sp.encode(t))) + "\n")
+    n_l2c = len(TRICKY) + 2 * 1508
+    for name, path in (("stories_l2c", f"{M}/stories260K/tok512.bin"), ("aidreams_l2c", f"{M}/aidreams260K/tok512.bin")):
+        tok = l2c_load(path)
+        with open(f"{OUT}/{name}.ids", "w", newline="\n") as f:
+            for i, t in enumerate(texts[:n_l2c]):
+                ids = l2c_encode(tok, t)
+                if i < len(TRICKY):
+                    f.write(" ".join(map(str, ids)) + "\n")
+                else:
+                    f.write("=%d %016x\n" % (len(ids), fnv(ids)))
+        with open(f"{OUT}/{name}.rt", "w", newline="\n") as f:
+            f.write("\n")
     with open(f"{OUT}/special.txt", "w", encoding="utf-8", newline="\n") as f:
         for name, s in SPECIAL:
             tok = hf_m if name == "mistral_hf" else hf_l

@@ -5,8 +5,11 @@
  * Output must match byte for byte; raise_exception errors must carry the
  * same message; other jinja2 errors must be errors here too. */
 #include <json-c/json.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #include "../test.h"
+#include "model/model.h"
 #include "tok/chat.h"
 
 static char *template_of(const char *path)
@@ -161,9 +164,9 @@ static void test_errors_and_limits(void)
     int rc = render_src("ab\n  {% include 'x.html' %}", "[]", &out, &err);
     CHECK_EQ_INT(rc, BD_EUNSUP);
     CHECK_MSG(strstr(err.msg, "include") && strstr(err.msg, "2:3"), "%s", err.msg);
-    rc = render_src("{{ [3, 1]|sort }}", "[]", &out, &err);
+    rc = render_src("{{ x|dictsort }}", "[]", &out, &err);
     CHECK_EQ_INT(rc, BD_EUNSUP);
-    CHECK_MSG(strstr(err.msg, "sort") && strstr(err.msg, "1:11"), "%s", err.msg);
+    CHECK_MSG(strstr(err.msg, "dictsort") && strstr(err.msg, "1:6"), "%s", err.msg);
     rc = render_src("x\n{% raw %}{{ }}{% endraw %}", "[]", &out, &err);
     CHECK_EQ_INT(rc, BD_EUNSUP);
     CHECK_MSG(strstr(err.msg, "raw") && strstr(err.msg, "2:1"), "%s", err.msg);
@@ -260,9 +263,72 @@ static void test_template_for(void)
         CHECK(bos != NULL && eos != NULL);
         free(t); free(bos); free(eos);
     }
+    /* through a loaded model: the GGUF's token table names bos/eos */
+    bd_model *m = NULL;
+    rc = bd_model_load("../shared/models/stories260K/stories260K.gguf", &m, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        rc = bd_chat_template_for(NULL, m, &t, &bos, &eos, &err);
+        CHECK_MSG(rc == 0, "%s", err.msg);
+        if (rc == 0) {
+            CHECK(t == NULL);
+            CHECK_STR(bos, "<s>");
+            CHECK_STR(eos, "</s>");
+            free(t); free(bos); free(eos);
+        }
+        bd_model_free(m);
+    }
     rc = bd_chat_template_for("../shared/models/does-not-exist", NULL, &t, &bos, &eos, &err);
     CHECK_EQ_INT(rc, BD_EINPUT);
     CHECK(strstr(err.msg, "does-not-exist") != NULL);
+}
+
+/* A vocab-only GGUF v3 carrying a chat template, written byte by byte from
+ * the GGUF spec (magic, version, counts, key/value records, 32-byte padding). */
+static void put_bytes(FILE *f, const void *p, size_t n) { fwrite(p, 1, n, f); }
+static void put_u32le(FILE *f, uint32_t v) { unsigned char b[4] = {v, v >> 8, v >> 16, v >> 24}; put_bytes(f, b, 4); }
+static void put_u64le(FILE *f, uint64_t v) { put_u32le(f, (uint32_t)v); put_u32le(f, (uint32_t)(v >> 32)); }
+static void put_gstr(FILE *f, const char *s) { put_u64le(f, strlen(s)); put_bytes(f, s, strlen(s)); }
+
+static void test_gguf_template(void)
+{
+    char path[] = "/tmp/bd_chat_gguf_XXXXXX.gguf";
+    int fd = mkstemps(path, 5);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "wb");
+    const char *tmpl = "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{{ eos_token }}{% endfor %}";
+    const char *toks[] = {"<unk>", "<|bos|>", "<|eos|>", "a"};
+    put_bytes(f, "GGUF", 4);
+    put_u32le(f, 3);
+    put_u64le(f, 0);   /* tensors */
+    put_u64le(f, 5);   /* key/values */
+    put_gstr(f, "general.architecture"); put_u32le(f, 8); put_gstr(f, "llama");
+    put_gstr(f, "tokenizer.chat_template"); put_u32le(f, 8); put_gstr(f, tmpl);
+    put_gstr(f, "tokenizer.ggml.tokens"); put_u32le(f, 9); put_u32le(f, 8); put_u64le(f, 4);
+    for (int i = 0; i < 4; i++) put_gstr(f, toks[i]);
+    put_gstr(f, "tokenizer.ggml.bos_token_id"); put_u32le(f, 4); put_u32le(f, 1);
+    put_gstr(f, "tokenizer.ggml.eos_token_id"); put_u32le(f, 4); put_u32le(f, 2);
+    long pos = ftell(f);
+    while (pos++ % 32) fputc(0, f);
+    fclose(f);
+    char *t = NULL, *bos = NULL, *eos = NULL;
+    bd_err err;
+    int rc = bd_chat_template_for(path, NULL, &t, &bos, &eos, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        CHECK_STR(t, tmpl);
+        CHECK_STR(bos, "<|bos|>");
+        CHECK_STR(eos, "<|eos|>");
+        bd_chat_msg m[1] = {{"user", "hi"}};
+        bd_chat_vars v = {bos, eos, 1, NULL};
+        char *out = NULL;
+        rc = bd_chat_render(t, m, 1, &v, &out, NULL, &err);
+        CHECK_STR(out, "<|bos|><user>hi<|eos|>");
+        free(out);
+    }
+    free(t); free(bos); free(eos);
+    unlink(path);
 }
 
 int main(void)
@@ -278,5 +344,6 @@ int main(void)
     run_shared_expected("mistral-7b-instruct-v0.3");
     test_errors_and_limits();
     test_template_for();
+    test_gguf_template();
     return test_done();
 }

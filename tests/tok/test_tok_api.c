@@ -317,8 +317,42 @@ static void smollm2(void)
     free(buf);
 }
 
+/* A hand-made SentencePiece model (tests/reference/gen_tok_goldens.py):
+ * UNUSED pieces that sentencepiece merges and then splits back, a
+ * USER_DEFINED piece, remove_extra_whitespaces; ids from sentencepiece. */
+static void tiny_spm(void)
+{
+    bd_tok *t = load("tests/reference/tok/tiny_spm.model");
+    char *buf = test_read_file("tests/reference/tok/tiny_spm.txt", NULL);
+    CHECK(t && buf);
+    if (!t || !buf) { bd_tok_free(t); free(buf); return; }
+    int cases = 0;
+    for (char *line = buf, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl) break;
+        *nl = 0;
+        char *tab = strchr(line, '\t');
+        if (!tab) continue;
+        *tab = 0;
+        corpus_unescape(line);
+        int32_t want[64];
+        size_t nw = 0;
+        for (char *p = tab + 1, *e; nw < 64; p = e) {
+            long v = strtol(p, &e, 10);
+            if (e == p) break;
+            want[nw++] = (int32_t)v;
+        }
+        CHECK_MSG(enc_eq(t, line, 0, want, nw), "tiny_spm: \"%s\"", line);
+        cases++;
+    }
+    CHECK(cases >= 15);
+    bd_tok_free(t);
+    free(buf);
+}
+
 int main(void)
 {
+    tiny_spm();
     smollm2();
     special_file();
     policies();
