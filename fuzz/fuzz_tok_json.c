@@ -1,7 +1,7 @@
 /* libFuzzer target: tokenizer.json loading (JSON, vocab, merges,
- * normalizer/pre-tokenizer/regex declarations), then encode/decode. Build
- * as fuzz_tok_spm.c says, with this file. Seed corpus: small tokenizer.json
- * files, e.g. fuzz/corpus_tok_json/. */
+ * normalizer/pre-tokenizer/regex declarations), then encode/decode.
+ * `make fuzz`, then
+ *   build/fuzz/fuzz_tok_json -max_total_time=30 -max_len=4096 NEWDIR fuzz/corpus_tok_json */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

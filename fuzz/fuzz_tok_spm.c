@@ -1,10 +1,7 @@
 /* libFuzzer target: the binary tokenizer parsers (SentencePiece protobuf,
  * llama2.c records, tiktoken text) on arbitrary bytes, then encode/decode
- * with whatever loaded. Build (clang):
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *     $(pkg-config --cflags json-c) fuzz/fuzz_tok_spm.c src/tok/tok_*.c src/model/*.c src/util/*.c \
- *     $(pkg-config --libs json-c libpcre2-8) -lm -o build/fuzz/fuzz_tok_spm
- *   build/fuzz/fuzz_tok_spm -max_total_time=30 */
+ * with whatever loaded. `make fuzz`, then
+ *   build/fuzz/fuzz_tok_spm -max_total_time=30 -max_len=4096 NEWDIR fuzz/corpus_tok_spm */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

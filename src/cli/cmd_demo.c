@@ -328,8 +328,8 @@ static void summary_paragraph(FILE *f, const demo *dm, const bd_report_data *d)
         }
     }
     if (most)
-        fprintf(f, "Individual decisions moved more than the averages: %s changed the parsed answer of %lld of %lld "
-                   "items (%.1f%%), the most of any strategy. ", most, mfl, mdec, 100 * mrate);
+        fprintf(f, "Item by item, %s changed the parsed answer (the decision) of %lld of %lld items (%.1f%%), the "
+                   "most of any strategy. ", most, mfl, mdec, 100 * mrate);
     /* speed and size */
     double t0 = strat_meta(d, "none", "tokens_per_s"), w0 = strat_meta(d, "none", "weight_bytes");
     const char *fast = NULL, *small = NULL;
@@ -344,8 +344,8 @@ static void summary_paragraph(FILE *f, const demo *dm, const bd_report_data *d)
         if (bt > t0)
             fprintf(f, "On this CPU the fastest strategy was %s at %.2fx the baseline's tokens per second", fast, bt / t0);
         else
-            fprintf(f, "On this CPU no strategy was faster than the baseline (which computes with the file's own "
-                       "4-bit kernels); the fastest was %s at %.2fx its tokens per second", fast, bt / t0);
+            fprintf(f, "On this CPU no strategy was faster than the baseline; the fastest was %s at %.2fx its "
+                       "tokens per second", fast, bt / t0);
     }
     if (small && isfinite(w0) && w0 > 0)
         fprintf(f, "%s the smallest weights were %s's at %.0f%% of the baseline's", fast ? ", and" : "The", small,
@@ -378,7 +378,13 @@ static void md_header(FILE *f, const demo *dm, const bd_report_data *d, const ch
           "flips follow in the full report below.\n\n", f);
     summary_table(f, dm, d, 1);
     fputs("\n## How this was made\n\n", f);
-    fprintf(f, "- Command: `%s` (%.0f s wall time on this machine).\n", argv_line, dm->seconds);
+    double run_s = 0;
+    for (size_t i = 0; i < d->n_runs; i++) {
+        double v = meta_num(d->runs[i].meta, "seconds");
+        if (isfinite(v)) run_s += v;
+    }
+    fprintf(f, "- Command: `%s`. Benchmark time summed over the runs: %.0f s (model loading and calibration "
+               "not included); this invocation took %.0f s.\n", argv_line, run_s, dm->seconds);
     fprintf(f, "- Data: `%s`.\n", dm->data);
     if (dm->limit || dm->gen_limit)
         fprintf(f, "- Sample: %ld rows per scoring benchmark, %ld per generation benchmark (evenly spaced over each "
@@ -610,10 +616,6 @@ int cmd_demo(int argc, char **argv)
         size_t n_out = 0;
         int failed_open = 0;
         double t0 = now_s();
-        /* the first strategy's skipped benchmarks are printed by the runner;
-         * the others' would repeat them */
-        ro.log = i == 0 ? stderr : NULL;
-        ro.progress = 1;
         rc = bd_cli_run_benches(model, tok, st->spec, &ao, (int)threads, db, &ro, &out, &n_out, &failed_open, &err);
         st->seconds = now_s() - t0;
         if (rc && failed_open && strcmp(st->spec, "none")) {

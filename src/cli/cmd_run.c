@@ -145,7 +145,7 @@ int cmd_run(int argc, char **argv)
     if (rc) return rc < 0 ? 0 : rc;
     const char *accel = bd_opt_get(opts, n, "--accel");
     if (accel && !strcmp(accel, "help")) {
-        printf("valid --accel specs: %s\n", bd_accel_valid_specs());
+        printf("%s\n", bd_accel_valid_specs());
         return 0;
     }
     const char *model = bd_opt_get(opts, n, "--model"), *bench = bd_opt_get(opts, n, "--bench");

@@ -308,6 +308,34 @@ static int ensure_scores(bd_engine *e, int n, bd_err *err)
     return 0;
 }
 
+/* Per-token elementwise work, one task per token row (inline for one token). */
+typedef struct row_job { const bd_engine *e; float *out; const float *x; const float *w; } row_job;
+
+static void norm_task(void *ctx, int64_t t, int thread)
+{
+    (void)thread;
+    const row_job *j = ctx;
+    const int D = j->e->c.dim;
+    bd_rmsnorm(j->out + (size_t)t * D, j->x + (size_t)t * D, j->w, D, j->e->c.norm_eps);
+}
+
+static void norm_rows(bd_engine *e, float *out, const float *x, const float *w, int n)
+{
+    row_job j = {e, out, x, w};
+    bd_pool_run(e->pool, norm_task, &j, n);
+}
+
+/* SwiGLU: hb = silu(hb) * hb2, as transformers' act_fn(gate) * up */
+static void swiglu_task(void *ctx, int64_t t, int thread)
+{
+    (void)thread;
+    const row_job *j = ctx;
+    const size_t H = (size_t)j->e->c.hidden_dim;
+    float *g = j->out + (size_t)t * H;
+    const float *u = j->x + (size_t)t * H;
+    for (size_t i = 0; i < H; i++) g[i] = g[i] * (1.0f / (1.0f + expf(-g[i]))) * u[i];
+}
+
 static void observe(const bd_engine *e, int l, const char *which, const float *x, int n, int in)
 {
     if (e->obs) e->obs(e->obs_ctx, l, which, x, n, in);
@@ -325,7 +353,7 @@ static int layer(bd_engine *e, int l, float *x, int n, int pos0, float *kb, floa
     int rc;
     if ((rc = ensure_scores(e, pos0 + n, err))) return rc;
     const float *wn = e->norms + 2 * (size_t)l * D;
-    for (int t = 0; t < n; t++) bd_rmsnorm(e->xb + (size_t)t * D, x + (size_t)t * D, wn, D, c->norm_eps);
+    norm_rows(e, e->xb, x, wn, n);
     observe(e, l, "q", e->xb, n, D);
     observe(e, l, "k", e->xb, n, D);
     observe(e, l, "v", e->xb, n, D);
@@ -344,16 +372,13 @@ static int layer(bd_engine *e, int l, float *x, int n, int pos0, float *kb, floa
     for (size_t i = 0; i < (size_t)n * D; i++) x[i] += e->xo[i];
 
     const float *fn = e->norms + (2 * (size_t)l + 1) * D;
-    for (int t = 0; t < n; t++) bd_rmsnorm(e->xb + (size_t)t * D, x + (size_t)t * D, fn, D, c->norm_eps);
+    norm_rows(e, e->xb, x, fn, n);
     observe(e, l, "gate", e->xb, n, D);
     observe(e, l, "up", e->xb, n, D);
     bd_mm gu[2] = {{L->w_gate, e->hb}, {L->w_up, e->hb2}};
     if ((rc = bd_matmul(&e->mm, gu, 2, e->xb, n, err))) return rc;
-    size_t nh = (size_t)n * c->hidden_dim;
-    for (size_t i = 0; i < nh; i++) {
-        float g = e->hb[i];
-        e->hb[i] = g * (1.0f / (1.0f + expf(-g))) * e->hb2[i];
-    }
+    row_job sj = {e, e->hb, e->hb2, NULL};
+    bd_pool_run(e->pool, swiglu_task, &sj, n);
     observe(e, l, "down", e->hb, n, c->hidden_dim);
     bd_mm dn = {L->w_down, e->xo};
     if ((rc = bd_matmul(&e->mm, &dn, 1, e->hb, n, err))) return rc;
@@ -395,8 +420,7 @@ int bd_engine_head(bd_engine *e, int r0, int n, float *out, bd_err *err)
 {
     const int D = e->c.dim;
     const float *w = e->norms + 2 * (size_t)e->c.n_layers * D;
-    for (int t = 0; t < n; t++)
-        bd_rmsnorm(e->xb + (size_t)t * D, e->x + (size_t)(r0 + t) * D, w, D, e->c.norm_eps);
+    norm_rows(e, e->xb, e->x + (size_t)r0 * D, w, n);
     bd_mm h = {e->m->output, out};
     return bd_matmul(&e->mm, &h, 1, e->xb, n, err);
 }

@@ -313,29 +313,84 @@ T512 static void deq_q6_k(const void *r, float *y, int64_t n)
     }
 }
 
-/* k-quants: dequantize one 256-value super-block at a time, then FMA. */
-#define DOT_K(name, deqf, bytes)                                              \
-    T512 static float name(const void *row, const float *x, int64_t n)      \
-    {                                                                        \
-        float tmp[256] __attribute__((aligned(64)));                        \
-        const uint8_t *b = row;                                              \
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;          \
-        for (int64_t i = 0; i < n / 256; i++, b += bytes, x += 256) {        \
-            for (int q = 0; q < bytes; q += 64)                              \
-                _mm_prefetch((const char *)b + PF_DIST + q, _MM_HINT_T0);    \
-            deqf(b, tmp, 256);                                               \
-            for (int j = 0; j < 256; j += 64) {                              \
-                s0 = _mm512_fmadd_ps(_mm512_load_ps(tmp + j), _mm512_loadu_ps(x + j), s0);           \
-                s1 = _mm512_fmadd_ps(_mm512_load_ps(tmp + j + 16), _mm512_loadu_ps(x + j + 16), s1); \
-                s2 = _mm512_fmadd_ps(_mm512_load_ps(tmp + j + 32), _mm512_loadu_ps(x + j + 32), s2); \
-                s3 = _mm512_fmadd_ps(_mm512_load_ps(tmp + j + 48), _mm512_loadu_ps(x + j + 48), s3); \
-            }                                                                \
-        }                                                                    \
-        return hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));                 \
+/* k-quants, fused: the quants of a 16-value group are unpacked to fp32 in
+ * registers and multiplied with x; each sub-block's sum is scaled once.
+ * q4_K/q5_K: sum((d1 q - m1) x) = d1 sum(q x) - m1 sum(x). */
+T512 static float dot_qk45(const uint8_t *b, const float *x, int64_t n, int five)
+{
+    const int bb = five ? 176 : 144;
+    const __m512i m15 = _mm512_set1_epi32(15), one = _mm512_set1_epi32(1);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < n / 256; sb++, b += bb) {
+        _mm_prefetch((const char *)b + PF_DIST, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + PF_DIST + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + PF_DIST + 128, _MM_HINT_T0);
+        const float d = ld_h(b), dmin = ld_h(b + 2);
+        const uint8_t *sc = b + 4, *qh = b + 16, *q = five ? b + 48 : b + 16;
+        for (int c = 0; c < 4; c++, q += 32, x += 64) {
+            int s1, m1, s2, m2;
+            k_scale_min(2 * c, sc, &s1, &m1);
+            k_scale_min(2 * c + 1, sc, &s2, &m2);
+            __m512 ql = _mm512_setzero_ps(), qhi = ql, xl = ql, xh = ql;
+            for (int h = 0; h < 2; h++) {
+                __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(q + 16 * h)));
+                __m512i lo = _mm512_and_si512(v, m15), hi = _mm512_srli_epi32(v, 4);
+                if (five) {
+                    __m512i vh = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + 16 * h)));
+                    lo = _mm512_add_epi32(lo, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(vh, 2 * c), one), 4));
+                    hi = _mm512_add_epi32(hi, _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(vh, 2 * c + 1), one), 4));
+                }
+                __m512 x0 = _mm512_loadu_ps(x + 16 * h), x1 = _mm512_loadu_ps(x + 32 + 16 * h);
+                ql = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), x0, ql);
+                qhi = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), x1, qhi);
+                xl = _mm512_add_ps(xl, x0);
+                xh = _mm512_add_ps(xh, x1);
+            }
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(d * (float)s1), ql, acc);
+            acc = _mm512_fnmadd_ps(_mm512_set1_ps(dmin * (float)m1), xl, acc);
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(d * (float)s2), qhi, acc);
+            acc = _mm512_fnmadd_ps(_mm512_set1_ps(dmin * (float)m2), xh, acc);
+        }
     }
-DOT_K(dot_q4_k, deq_q4_k, 144)
-DOT_K(dot_q5_k, deq_q5_k, 176)
-DOT_K(dot_q6_k, deq_q6_k, 210)
+    return hsum(acc);
+}
+
+T512 static float dot_q4_k(const void *row, const float *x, int64_t n) { return dot_qk45(row, x, n, 0); }
+T512 static float dot_q5_k(const void *row, const float *x, int64_t n) { return dot_qk45(row, x, n, 1); }
+
+/* q6_K: 16 groups of 16 values, each with its own int8 scale. */
+T512 static float dot_q6_k(const void *row, const float *x, int64_t n)
+{
+    const uint8_t *b = row;
+    const __m512i m15 = _mm512_set1_epi32(15), m3 = _mm512_set1_epi32(3), k32 = _mm512_set1_epi32(32);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < n / 256; sb++, b += 210) {
+        for (int q = 0; q < 256; q += 64) _mm_prefetch((const char *)b + PF_DIST + q, _MM_HINT_T0);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        const float d = ld_h(b + 208);
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, x += 128) {
+            for (int g = 0; g < 2; g++) {
+                int l = 16 * g;
+                __m512i a = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l)));
+                __m512i c = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ql + l + 32)));
+                __m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(qh + l)));
+                __m512i q1 = _mm512_or_si512(_mm512_and_si512(a, m15), _mm512_slli_epi32(_mm512_and_si512(h, m3), 4));
+                __m512i q2 = _mm512_or_si512(_mm512_and_si512(c, m15),
+                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2), m3), 4));
+                __m512i q3 = _mm512_or_si512(_mm512_srli_epi32(a, 4),
+                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 4), m3), 4));
+                __m512i q4 = _mm512_or_si512(_mm512_srli_epi32(c, 4),
+                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 6), m3), 4));
+#define G6(Q, K) acc = _mm512_fmadd_ps(_mm512_set1_ps(d * (float)sc[g + 2 * K]), \
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(Q, k32)), _mm512_loadu_ps(x + l + 32 * K)), acc);
+                G6(q1, 0) G6(q2, 1) G6(q3, 2) G6(q4, 3)
+#undef G6
+            }
+        }
+    }
+    return hsum(acc);
+}
 
 /* 32 rows (two vectors) x 12 tokens: 24 accumulators in registers; per
  * step of i, 2 panel loads and 12 broadcasts feed 24 FMAs. */

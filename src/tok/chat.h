@@ -55,12 +55,14 @@ int bd_chat_render_json(const char *src, const char *messages_json, const char *
  * model, so callers need one call. tok_path (may be NULL) wins over m (may be
  * NULL). tok_path may be an HF folder, a tokenizer.json / tokenizer.model /
  * tokenizer_config.json (the folder around it is searched), a .jinja file or a
- * .gguf. Search order: tokenizer_config.json "chat_template" (a string, or
- * the list-of-{name,template} form: "default" is taken), then
- * chat_template.jinja, then GGUF tokenizer.chat_template; for a model also
+ * .gguf. Search order (transformers'): chat_template.jinja, then
+ * tokenizer_config.json "chat_template" (a string, or the list-of-{name,
+ * template} form: "default" is taken), then chat_template.json, then GGUF
+ * tokenizer.chat_template; for a model, its GGUF or tokenizer folder, then
  * m->chat_template. bos/eos come from tokenizer_config.json bos_token /
  * eos_token (string or AddedToken dict), else special_tokens_map.json, else
- * GGUF tokenizer.ggml.{bos,eos}_token_id looked up in tokenizer.ggml.tokens.
+ * GGUF tokenizer.ggml.{bos,eos}_token_id looked up in tokenizer.ggml.tokens,
+ * else the tokenizer itself (bd_tok_bos_str / bd_tok_eos_str).
  * Outputs are malloc'd (caller frees): *tmpl is NULL when the source has no
  * template (not an error: base models are prompted without one); *bos and
  * *eos are "" when unknown. Any output pointer may be NULL if not wanted.
@@ -69,8 +71,8 @@ int bd_chat_render_json(const char *src, const char *messages_json, const char *
 int bd_chat_template_for(const char *tok_path, const struct bd_model *m, char **tmpl,
                          char **bos, char **eos, bd_err *err);
 
-/* strftime_now uses the current local time; tests pass a fixed clock through
- * bd_chat_render_opts. */
+/* strftime_now uses the current local time; tests pass a fixed clock
+ * (interpreted as UTC) through bd_chat_render_ex. */
 typedef struct bd_chat_opts {
     long long now;             /* unix seconds for strftime_now; -1 = time(NULL) */
     long max_steps;            /* interpreter step limit; 0 = default (10M) */

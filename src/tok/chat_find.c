@@ -1,7 +1,7 @@
 /* Finds a tokenizer's or model's chat template and its bos/eos token strings
- * where transformers and llama.cpp keep them: tokenizer_config.json
- * (chat_template, bos_token, eos_token), chat_template.jinja /
- * chat_template.json next to it, special_tokens_map.json, or GGUF metadata
+ * where transformers and llama.cpp keep them: chat_template.jinja (which
+ * transformers prefers), tokenizer_config.json (chat_template, bos_token,
+ * eos_token), chat_template.json, special_tokens_map.json, or GGUF metadata
  * (tokenizer.chat_template, tokenizer.ggml.{bos,eos}_token_id). */
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +127,13 @@ static int search_dir(const char *dir, found *f, bd_err *err)
     char path[4200];
     struct json_object *cfg = NULL, *v;
     int rc;
+    /* transformers: a separate chat_template.jinja takes priority over the
+     * template entry in tokenizer_config.json */
+    if (!f->tmpl) {
+        if ((rc = join(path, sizeof path, dir, "chat_template.jinja", err))) return rc;
+        rc = read_file(path, &f->tmpl, err);
+        if (rc > 1) return rc;
+    }
     if ((rc = join(path, sizeof path, dir, "tokenizer_config.json", err))) return rc;
     rc = load_json(path, &cfg, err);
     if (rc > 1) return rc;
@@ -139,11 +146,7 @@ static int search_dir(const char *dir, found *f, bd_err *err)
         cfg = NULL;
     }
     if (!f->tmpl) {
-        if ((rc = join(path, sizeof path, dir, "chat_template.jinja", err))) return rc;
-        rc = read_file(path, &f->tmpl, err);
-        if (rc > 1) return rc;
-    }
-    if (!f->tmpl) {
+        /* the legacy processor file */
         if ((rc = join(path, sizeof path, dir, "chat_template.json", err))) return rc;
         rc = load_json(path, &cfg, err);
         if (rc > 1) return rc;
@@ -254,9 +257,11 @@ int bd_chat_template_for(const char *tok_path, const struct bd_model *m, char **
     if (tok_path && *tok_path) {
         rc = search_path(tok_path, &f, err);
     } else if (m) {
-        if (m->chat_template && (rc = dup_to(&f.tmpl, m->chat_template, err))) goto fail;
+        /* the files themselves first, so HF folders get transformers' order
+         * (chat_template.jinja before tokenizer_config.json) */
         if (m->gguf) rc = search_gguf(m->gguf, &f, err);
         else if (m->tok_path[0]) rc = search_path(m->tok_path, &f, err);
+        if (!rc && !f.tmpl && m->chat_template) rc = dup_to(&f.tmpl, m->chat_template, err);
     } else {
         rc = bd_fail(err, BD_EINPUT, "no tokenizer or model to take a chat template from");
     }

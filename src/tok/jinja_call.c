@@ -1,6 +1,5 @@
 /* Calls: macros, transformers' globals (raise_exception, strftime_now,
  * namespace, dict), range, loop.cycle, and the str/dict/list methods. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /* Evaluator of the Jinja2 subset: statements, expressions, scoping (a fresh
  * scope per loop iteration and per macro call, none for if blocks, as jinja2
- * compiles them), jinja2's default Undefined, the ImmutableSandboxedEnvironment
- * restrictions, and transformers' globals (raise_exception, strftime_now,
- * namespace, dict) and tojson override. */
+ * compiles them), jinja2's default Undefined, attribute/item lookup with the
+ * ImmutableSandboxedEnvironment restrictions, and Python's operators. Calls,
+ * filters/tests and str methods live in jinja_call.c, jinja_filter.c and
+ * jinja_str.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

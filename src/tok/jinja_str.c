@@ -1,11 +1,7 @@
 /* Python str methods over UTF-8 strings: strip, case mapping, title,
  * replace, split/rsplit, splitlines, predicates, startswith/endswith. */
-#include <errno.h>
-#include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "jinja_ev.h"
 

@@ -21,8 +21,8 @@ typedef struct sym {
 typedef struct mnode { uint32_t off, len; int32_t left, right; } mnode;
 
 typedef struct hitem {
-    double prio;         /* smaller pops first */
-    int32_t left, right;
+    uint64_t key;        /* priority << 32 | left: smaller pops first, ties leftmost */
+    int32_t right;
     int32_t a, b;        /* ids of the pair when pushed (rank / llama2.c) */
     int32_t aux;         /* merged id, or merged byte length (score) */
 } hitem;
@@ -73,8 +73,26 @@ static int ensure_buf(enc *e, size_t n)
 
 static int hless(const hitem *x, const hitem *y)
 {
-    return x->prio < y->prio || (x->prio == y->prio && x->left < y->left);
+    return x->key < y->key;
 }
+
+/* Priority of a higher score first, as an unsigned key (float order
+ * preserved by flipping bits; -0.0 counts as 0.0 as a float compare does). */
+static uint64_t score_key(float score, int32_t left)
+{
+    uint32_t u;
+    if (score == 0.0f) score = 0.0f;
+    memcpy(&u, &score, 4);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);  /* ascending with score */
+    return ((uint64_t)~u << 32) | (uint32_t)left;
+}
+
+static uint64_t rank_key(int32_t rank, int32_t left)
+{
+    return ((uint64_t)(uint32_t)rank << 32) | (uint32_t)left;
+}
+
+static int32_t hleft(const hitem *h) { return (int32_t)(uint32_t)h->key; }
 
 static int hpush(enc *e, hitem it)
 {
@@ -173,7 +191,7 @@ static int score_try(enc *e, int32_t l, int32_t r)
     if (id < 0) return 0;
     int ty = t->ent[id].type;
     if (!t->score_any_type && ty != TT_NORMAL && ty != TT_USER && ty != TT_UNUSED) return 0;
-    return hpush(e, (hitem){ -(double)t->ent[id].score, l, r, 0, 0, (int32_t)len });
+    return hpush(e, (hitem){ score_key(t->ent[id].score, l), r, 0, 0, (int32_t)len });
 }
 
 static int emit_bytes_fallback(enc *e, const char *p, size_t len)
@@ -249,16 +267,16 @@ static int score_merge(enc *e, size_t len)
     for (int32_t i = 0; i + 1 < ns && !rc; i++) rc = score_try(e, i, i + 1);
     while (!rc && e->hn) {
         hitem it = hpop(e);
-        sym *L = &e->s[it.left], *R = &e->s[it.right];
+        sym *L = &e->s[hleft(&it)], *R = &e->s[it.right];
         if (L->len == 0 || R->len == 0 || L->len + R->len != (uint32_t)it.aux || L->next != it.right) continue;
         e->nodes[e->n_nodes] = (mnode){ L->off, L->len + R->len, L->node, R->node };
         L->node = (int32_t)e->n_nodes++;
         L->len += R->len;
         R->len = 0;
         L->next = R->next;
-        if (R->next >= 0) e->s[R->next].prev = it.left;
-        rc = score_try(e, L->prev, it.left);
-        if (!rc) rc = score_try(e, it.left, L->next);
+        if (R->next >= 0) e->s[R->next].prev = hleft(&it);
+        rc = score_try(e, L->prev, hleft(&it));
+        if (!rc) rc = score_try(e, hleft(&it), L->next);
     }
     for (int32_t i = 0; i >= 0 && !rc; i = e->s[i].next) rc = score_emit(e, e->s[i].node, 0);
     return rc;
@@ -271,7 +289,7 @@ static int rank_try(enc *e, int32_t l, int32_t r)
     if (l < 0 || r < 0) return 0;
     const tok_pair *p = tok_pair_get(e->t, e->s[l].id, e->s[r].id);
     if (!p) return 0;
-    return hpush(e, (hitem){ (double)p->rank, l, r, e->s[l].id, e->s[r].id, p->id });
+    return hpush(e, (hitem){ rank_key(p->rank, l), r, e->s[l].id, e->s[r].id, p->id });
 }
 
 /* symbols e->s[0..ns) already hold ids */
@@ -284,15 +302,15 @@ static int rank_merge(enc *e, int32_t ns)
     for (int32_t i = 0; i + 1 < ns && !rc; i++) rc = rank_try(e, i, i + 1);
     while (!rc && e->hn) {
         hitem it = hpop(e);
-        sym *L = &e->s[it.left], *R = &e->s[it.right];
+        sym *L = &e->s[hleft(&it)], *R = &e->s[it.right];
         if (L->len == 0 || R->len == 0 || L->next != it.right || L->id != it.a || R->id != it.b) continue;
         L->id = it.aux;
         L->len += R->len;
         R->len = 0;
         L->next = R->next;
-        if (R->next >= 0) e->s[R->next].prev = it.left;
-        rc = rank_try(e, L->prev, it.left);
-        if (!rc) rc = rank_try(e, it.left, L->next);
+        if (R->next >= 0) e->s[R->next].prev = hleft(&it);
+        rc = rank_try(e, L->prev, hleft(&it));
+        if (!rc) rc = rank_try(e, hleft(&it), L->next);
     }
     for (int32_t i = 0; i >= 0 && !rc; i = e->s[i].next) {
         if (e->s[i].id == e->t->unk && e->t->fuse_unk && e->n > 0 && e->ids[e->n - 1] == e->t->unk) continue;
@@ -465,7 +483,7 @@ static int l2c_try(enc *e, int32_t l, int32_t r)
     memcpy(e->buf + la, tok_str(t, b), lb);
     int32_t id = tok_find(t, &t->map_str, e->buf, la + lb);
     if (id < 0) return 0;
-    return hpush(e, (hitem){ -(double)t->ent[id].score, l, r, a, b, id });
+    return hpush(e, (hitem){ score_key(t->ent[id].score, l), r, a, b, id });
 }
 
 static int l2c_encode(enc *e, const char *s, size_t len)
@@ -497,14 +515,14 @@ static int l2c_encode(enc *e, const char *s, size_t len)
     for (int32_t i = 0; i + 1 < ns && !rc; i++) rc = l2c_try(e, i, i + 1);
     while (!rc && e->hn) {
         hitem it = hpop(e);
-        sym *L = &e->s[it.left], *R = &e->s[it.right];
+        sym *L = &e->s[hleft(&it)], *R = &e->s[it.right];
         if (L->len == 0 || R->len == 0 || L->next != it.right || L->id != it.a || R->id != it.b) continue;
         L->id = it.aux;
         R->len = 0;
         L->next = R->next;
-        if (R->next >= 0) e->s[R->next].prev = it.left;
-        rc = l2c_try(e, L->prev, it.left);
-        if (!rc) rc = l2c_try(e, it.left, L->next);
+        if (R->next >= 0) e->s[R->next].prev = hleft(&it);
+        rc = l2c_try(e, L->prev, hleft(&it));
+        if (!rc) rc = l2c_try(e, hleft(&it), L->next);
     }
     for (int32_t i = 0; i >= 0 && !rc; i = e->s[i].next) rc = push_id(e, e->s[i].id);
     return rc;

@@ -237,6 +237,9 @@ static int load(bd_tok *t, json_object *j, bd_err *err)
         if (json_object_get_int64(id) > maxid) maxid = json_object_get_int64(id);
     }
     if (maxid < 0) return bd_fail(err, BD_EINPUT, "%s: empty vocabulary", path);
+    size_t nv = (size_t)json_object_object_length(vocab) + na;
+    if ((size_t)maxid >= 2 * nv + 1024)   /* ids are dense in real files */
+        return bd_fail(err, BD_EINPUT, "%s: largest token id %lld for %zu tokens: ids too sparse", path, (long long)maxid, nv);
     if ((rc = tok_reserve(t, (int)maxid + 1, err))) return rc;
     char *tmp = NULL;
     size_t tmp_cap = 0;

@@ -107,8 +107,8 @@ int tok_apply_config(bd_tok *t, const char *dir, bd_err *err)
                 char *end;
                 long id = strtol(key, &end, 10);
                 const char *content = tok_text_of(val);
-                if (*end || id < 0 || id > 10000000 || !content) {
-                    rc = bd_fail(err, BD_EINPUT, "%s: added_tokens_decoder key \"%s\": expected an id and {\"content\": ...}", p, key);
+                if (*end || id < 0 || id > (long)t->n + 65536 || !content) {
+                    rc = bd_fail(err, BD_EINPUT, "%s: added_tokens_decoder key \"%s\": expected an id at most 65536 past the vocabulary and {\"content\": ...}", p, key);
                     break;
                 }
                 int special = 0, lstrip = 0, rstrip = 0, sw = 0;

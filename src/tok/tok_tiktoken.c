@@ -94,6 +94,9 @@ int tok_load_tiktoken(const char *path, const char *buf, size_t len, bd_tok **ou
             rank = rank * 10 + (*q - '0');
         }
         if (rc) break;
+        /* ranks are dense in real files; a sparse one may not make us
+         * allocate more entries than the file has bytes */
+        if ((size_t)rank >= len) { rc = bd_fail(err, BD_EINPUT, "%s: line %zu: rank %ld exceeds the file size", path, line, rank); break; }
         if (rank >= t->n && (rc = tok_reserve(t, (int)rank + 1, err))) break;
         if (t->ent[rank].blen) { rc = bd_fail(err, BD_EINPUT, "%s: line %zu: rank %ld given twice", path, line, rank); break; }
         size_t sl = tok_bytelevel_encode(raw, (size_t)bl, str);

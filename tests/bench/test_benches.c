@@ -11,6 +11,7 @@
 
 #include "../test.h"
 #include "bench/bench.h"
+#include "bench/runner.h"
 #include "stats/stats.h"
 #include "tok/chat.h"
 #include "tok/tok.h"
@@ -304,6 +305,41 @@ static void test_effects_specs(void)
     bd_metric_defs_free(defs, nd);
 }
 
+/* --limit keeps DiscrimEval's questions together (its metrics are max-min
+ * over a question's persons): the fixture has 3 questions x 135 rows. */
+static void test_limit_clusters(void)
+{
+    bd_err err = {0};
+    bd_bench_data *d;
+    int rc = bd_bench_load(bd_bench_find("discrim_eval"), "tests/fixtures/data", &d, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc) return;
+    size_t *r, n;
+    CHECK_EQ_INT(bd_limit_rows(d, 12, &r, &n, &err), 0);   /* one question, 12 of its persons */
+    CHECK_EQ_INT(n, 12);
+    for (size_t t = 0; t < n; t++) CHECK_EQ_INT(r[t], t * 135 / 12);
+    free(r);
+    CHECK_EQ_INT(bd_limit_rows(d, 300, &r, &n, &err), 0);  /* three questions, 100 rows each */
+    CHECK_EQ_INT(n, 300);
+    CHECK_EQ_INT(r[0], 0);
+    CHECK_EQ_INT(r[99], 99 * 135 / 100);
+    CHECK_EQ_INT(r[100], 135);
+    CHECK_EQ_INT(r[299], 270 + 99 * 135 / 100);
+    free(r);
+    CHECK_EQ_INT(bd_limit_rows(d, 0, &r, &n, &err), 0);    /* no limit: every row */
+    CHECK_EQ_INT(n, 405);
+    CHECK_EQ_INT(r[404], 404);
+    free(r);
+    bd_bench_data_free(d);
+    /* a benchmark without clusters: evenly spaced rows */
+    CHECK_EQ_INT(bd_bench_load(bd_bench_find("crows_pairs"), "tests/fixtures/data", &d, &err), 0);
+    CHECK_EQ_INT(bd_limit_rows(d, 3, &r, &n, &err), 0);
+    CHECK_EQ_INT(n, 3);
+    for (size_t t = 0; t < n; t++) CHECK_EQ_INT(r[t], bd_limit_row(t, d->n, 3));
+    free(r);
+    bd_bench_data_free(d);
+}
+
 int main(void)
 {
     json_object *g = json_object_from_file("tests/reference/bench/benches.json");
@@ -318,5 +354,6 @@ int main(void)
     test_registry();
     test_dt_units();
     test_effects_specs();
+    test_limit_clusters();
     return test_done();
 }

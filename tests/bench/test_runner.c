@@ -195,6 +195,45 @@ static void test_skips(void)
     CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);
 }
 
+/* --accel reaches the session and the run key records the canonical spec
+ * ("kv8:hqq" is "kv8"); an unknown spec is bad input listing the valid ones;
+ * the base-weights note is stored with every run. */
+static void test_accel(void)
+{
+    char cmd[2048], out[8192];
+    const char *m = "--model ../shared/models/stories260K/stories260K.bin --tokenizer ../shared/models/stories260K/tok512.bin";
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --limit 3 --accel kv8:hqq "
+             "--db %s/accel.db -q -t 1 2>&1", bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --limit 3 --accel int8 "
+             "--db %s/accel.db -q -t 1 2>&1", bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 0);
+    bd_store *s;
+    bd_err err = {0};
+    char path[400];
+    snprintf(path, sizeof path, "%s/accel.db", dir);
+    if (bd_store_open(&s, path, BD_STORE_READONLY, &err) == 0) {
+        bd_run_info *runs;
+        size_t n;
+        if (bd_store_runs(s, &runs, &n, &err) == 0) {
+            CHECK_EQ_INT(n, 2);
+            if (n == 2) {
+                CHECK_STR(runs[0].accel, "kv8");
+                CHECK_STR(runs[1].accel, "int8");
+                CHECK_MSG(strstr(runs[0].meta, "\"note\":\"base weights: the llama2c checkpoint"), "%s", runs[0].meta);
+            }
+            bd_store_runs_free(runs, n);
+        }
+        bd_store_close(s);
+    } else {
+        CHECK_MSG(0, "%s", err.msg);
+    }
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --accel int9 --db %s/accel.db 2>&1",
+             bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "int9") && strstr(out, "wanda2:4"), "%s", out);
+}
+
 static void test_demo(void)
 {
     /* the demo end to end on stories260K with a tiny limit (BIASDRIFT_CACHE
@@ -240,6 +279,7 @@ int main(void)
     mkdir(dir, 0700);
     test_kill_resume();
     test_skips();
+    test_accel();
     test_demo();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

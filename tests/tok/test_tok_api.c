@@ -242,6 +242,11 @@ static void errors(void)
     expect_err(p, "model.merges\"[0]");
     write_file(p, "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", 43);
     expect_err(p, "Unigram");
+    /* a regex with invalid UTF-8 (PCRE2 must check it: found by fuzz_tok_json) */
+    static const char badre[] = "{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\xff+\"},"
+                                " \"behavior\": \"Isolated\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}";
+    write_file(p, badre, sizeof badre - 1);
+    expect_err(p, "regex");
     snprintf(p, sizeof p, "%s/tt.model", dir);
     write_file(p, "IQ== 0\nIg== 1\n!!!! 2\n", 21);
     expect_err(p, "line 3");
