@@ -66,6 +66,7 @@ typedef struct demo {
     const char *model, *data;
     long limit, gen_limit;
     int samples;
+    int calib_n, calib_len;
     strat st[MAX_STRAT];
     int n_st;
     char skipped_benches[2048];   /* "name: reason" lines of benchmarks that did not run */
@@ -385,7 +386,10 @@ static void md_header(FILE *f, const demo *dm, const bd_report_data *d, const ch
     }
     fprintf(f, "- Command: `%s`. Benchmark time summed over the runs: %.0f s (model loading and calibration "
                "not included); this invocation took %.0f s.\n", argv_line, run_s, dm->seconds);
-    fprintf(f, "- Data: `%s`.\n", dm->data);
+    fprintf(f, "- Data: `%s`. Template mode `paper`: WorldBench with the model's chat template, the other "
+               "benchmarks without, as the paper ran them.\n", dm->data);
+    fprintf(f, "- Calibration for awq4 / wanda*: `selfgen` (text sampled from the model itself, seeded), %d sequences of "
+               "%d tokens (0 = the strategy's default, 128 x 512).\n", dm->calib_n, dm->calib_len);
     if (dm->limit || dm->gen_limit)
         fprintf(f, "- Sample: %ld rows per scoring benchmark, %ld per generation benchmark (evenly spaced over each "
                    "file), %d sample%s per prompt for `dt_stereotyping:sampled` (the paper: 5).\n",
@@ -565,6 +569,8 @@ int cmd_demo(int argc, char **argv)
     dm.limit = (long)limit;
     dm.gen_limit = (long)gen_limit;
     dm.samples = (int)samples;
+    dm.calib_n = (int)calib_n;
+    dm.calib_len = (int)calib_len;
     const char *accel = bd_opt_get(opts, n, "--accel");
     if (accel) {
         if ((rc = add_strategies(&dm, accel))) return rc;
