@@ -11,12 +11,26 @@
 
 typedef struct sidx { float s; int32_t i; } sidx;
 
-static int cmp_sidx(const void *a, const void *b)
+static inline int sidx_lt(sidx a, sidx b) { return a.s < b.s || (a.s == b.s && a.i < b.i); }
+
+/* Moves the k smallest (score, index) pairs to buf[0..k): quickselect with
+ * the index as tie-break, which selects exactly what a stable ascending sort
+ * would put first. */
+static void select_k(sidx *a, int64_t n, int64_t k)
 {
-    const sidx *x = a, *y = b;
-    if (x->s < y->s) return -1;
-    if (x->s > y->s) return 1;
-    return (x->i > y->i) - (x->i < y->i);
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        sidx piv = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (sidx_lt(a[i], piv)) i++;
+            while (sidx_lt(piv, a[j])) j--;
+            if (i <= j) { sidx t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+        }
+        if (k - 1 <= j) hi = j;
+        else if (k - 1 >= i) lo = i;
+        else break;
+    }
 }
 
 void bd_wanda_prune(float *w, int64_t rows, int64_t cols, const double *S, int prune, float sparsity,
@@ -31,13 +45,16 @@ void bd_wanda_prune(float *w, int64_t rows, int64_t cols, const double *S, int p
         float *wr = w + r * cols;
         if (prune == 1) {
             for (int64_t j = 0; j < cols; j++) { buf[j].s = fabsf(wr[j]) * sq[j]; buf[j].i = (int32_t)j; }
-            qsort(buf, (size_t)cols, sizeof *buf, cmp_sidx);
+            if (k > 0 && k < cols) select_k(buf, cols, k);
             for (int64_t j = 0; j < k; j++) wr[buf[j].i] = 0.0f;
         } else {
             for (int64_t j0 = 0; j0 + m <= cols; j0 += m) {
-                for (int j = 0; j < m; j++) { buf[j].s = fabsf(wr[j0 + j]) * sq[j0 + j]; buf[j].i = (int32_t)(j0 + j); }
-                qsort(buf, (size_t)m, sizeof *buf, cmp_sidx);
-                for (int j = 0; j < n; j++) wr[buf[j].i] = 0.0f;
+                sidx g[8];
+                for (int j = 0; j < m; j++) { g[j].s = fabsf(wr[j0 + j]) * sq[j0 + j]; g[j].i = (int32_t)(j0 + j); }
+                /* insertion sort of m <= 8 (score, index) pairs */
+                for (int a = 1; a < m; a++)
+                    for (int b = a; b > 0 && sidx_lt(g[b], g[b - 1]); b--) { sidx t = g[b]; g[b] = g[b - 1]; g[b - 1] = t; }
+                for (int j = 0; j < n; j++) wr[g[j].i] = 0.0f;
             }
         }
     }

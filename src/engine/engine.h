@@ -24,7 +24,10 @@ typedef struct bd_engine_opts {
     int threads;          /* 0 = all cores */
     bd_linear_observer observer; /* NULL = none */
     void *observer_ctx;
-    int max_batch;        /* max tokens per forward call (prefill chunk); 0 = 512 */
+    int max_batch;        /* max tokens per forward call (prefill chunk); 0 = 512.
+                           * Chunks of <= 3 tokens use the matrix-vector kernels,
+                           * larger ones the matrix-matrix path: the split can move
+                           * the last bits of a result, the thread count never does. */
     const bd_kv_codec *kv_codec; /* NULL = full precision fp32 cache */
     const void *kv_codec_params;
     int kern_level;       /* 0 = best the CPU has; 1 scalar, 2 AVX2, 3 AVX-512 (tests) */
