@@ -148,7 +148,9 @@ int bd_calib_get(bd_model *m, const bd_accel_opts *o, bd_calib_style style, int 
     const char *what = style == BD_CALIB_AWQ ? "awq" : "wanda";
     if (!o || !o->calib)
         return bd_fail(err, BD_EINPUT, "%s needs calibration data: --calib FILE (plain text or JSONL with "
-                       "\"text\") giving %d samples of %d tokens, or --calib selfgen", what, n, len);
+                       "\"text\") giving %d samples of %d tokens, or --calib selfgen (commands without --calib: "
+                       "run `biasdrift quantize --accel SPEC --calib ... -o X.bdq` once, then use --accel X.bdq)",
+                       what, n, len);
     if (!strcmp(o->calib, "selfgen")) return selfgen(m, o, n, len, out, err);
     if (!o->tokenize)
         return bd_fail(err, BD_EINPUT, "%s: calibration file %s needs a tokenizer", what, o->calib);

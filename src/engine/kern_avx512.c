@@ -1,8 +1,9 @@
 /* AVX-512 kernels (F, BW, VL with FMA and F16C), selected at run time.
  * Each function carries a target attribute so the rest of the program stays
- * baseline x86-64. Quantized rows are dequantized one GGUF block at a time in
- * registers (q8_0, q4_0, q4_1, f16, bf16) or into a 256-float stack buffer
- * (the k-quants), then multiplied with fp32 activations in fp32.
+ * baseline x86-64. In the matrix-vector (decode) kernels quantized rows are
+ * dequantized one GGUF block (or 16-value group) at a time in registers and
+ * multiplied with the fp32 activations right there; the matrix-matrix path
+ * dequantizes a chunk of rows once (deq) and reuses it for every token.
  *
  * Dequantization performs exactly the multiplications and additions of the
  * reference (bd_dequant_row) in the same order, without fused multiply-adds,
@@ -25,11 +26,6 @@ T512 static inline float ld_h(const uint8_t *p)
     uint16_t h;
     memcpy(&h, p, 2);
     return _cvtsh_ss(h);
-}
-
-T512 static inline __m512 ld16_u8(const uint8_t *p) /* 16 bytes -> 16 int32 lanes */
-{
-    return (__m512)_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
 }
 
 T512 static float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }

@@ -564,7 +564,7 @@ def gen_awq():
 
 def main():
     torch.manual_seed(0)
-    which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda"]
+    which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda", "awq"]
     table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda, "awq": gen_awq}
     for w in which:
         if w in table:
