@@ -34,6 +34,7 @@ deps_engine := model util
 deps_accel  := engine model util
 deps_bench  := engine tok model stats store util
 deps_report := store stats util
+deps_integration := engine tok model util
 deps_cli    := report bench accel engine tok model stats store util
 
 srcs_of = $(wildcard src/$(1)/*.c)
@@ -72,7 +73,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 test_mod  = $(word 2,$(subst /, ,$(1)))
 
 .SECONDEXPANSION:
-test_libs = $(foreach d,$(call test_mod,$(1)) $(deps_$(call test_mod,$(1))),$(call lib_of,$(d)))
+test_libs = $(foreach d,$(filter $(LIBMODS),$(call test_mod,$(1)) $(deps_$(call test_mod,$(1)))),$(call lib_of,$(d)))
 $(BUILD)/tests/%: tests/%.c tests/test.h $$(call test_libs,tests/$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< -Wl,--start-group \

@@ -82,6 +82,11 @@ typedef struct bd_accel_result {
 int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts,
                    bd_accel_result *out, bd_err *err);
 
+/* Converts linears bound from a published AutoAWQ GEMM checkpoint (see
+ * model/awq_gemm.h) into awq4 tensors; bd_accel_apply does this first, so
+ * every session gets the fast kernels. *n_adopted: linears converted. */
+int bd_accel_adopt(bd_model *m, int64_t *n_adopted, bd_err *err);
+
 /* A transformed model saved / restored bit for bit (export.c documents the
  * BDQ1 layout). bd_accel_apply accepts a path ending in ".bdq" as SPEC: it
  * restores the saved tensors onto the base model (checked by its sha256)

@@ -101,8 +101,11 @@ int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts, bd_
     size_t sl = spec ? strlen(spec) : 0;
     int from_file = sl > 4 && !strcmp(spec + sl - 4, ".bdq");
     memset(out, 0, sizeof *out);
+    int64_t adopted = 0;
+    int rc = bd_accel_adopt(m, &adopted, err);
+    if (rc) return rc;
     out->weight_bytes_before = bd_model_weight_bytes(m);
-    int rc = from_file ? bd_accel_load(m, spec, &s, err) : bd_accel_parse(spec, &s, err);
+    rc = from_file ? bd_accel_load(m, spec, &s, err) : bd_accel_parse(spec, &s, err);
     if (rc) return rc;
     out->spec = s;
     out->compute = opts ? opts->compute : BD_COMPUTE_FP32;
@@ -110,6 +113,7 @@ int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts, bd_
 #define NOTE(...) do { if (nl < sizeof out->notes) \
         nl += (size_t)snprintf(out->notes + nl, sizeof out->notes - nl, __VA_ARGS__); } while (0)
 
+    if (adopted) NOTE("AutoAWQ GEMM checkpoint: %lld linears read as awq4; ", (long long)adopted);
     if (from_file) {
         if (s.wq != BD_WQ_NONE || s.prune) out->n_converted = 7LL * m->cfg.n_layers;
         NOTE("restored from %s; ", spec);

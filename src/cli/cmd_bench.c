@@ -4,6 +4,7 @@
  * what the tokens say. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli.h"
@@ -34,7 +35,7 @@ int cmd_bench(int argc, char **argv)
         {"--prefill", NULL, 1, "prefill batch in tokens (default 512)", NULL},
         {"--decode", NULL, 1, "decode steps timed (default 32)", NULL},
         {"--reps", NULL, 1, "repeat each measurement, keep the fastest (default 1)", NULL},
-        {"--accel", NULL, 1, "acceleration spec (default none; see biasdrift quantize --help)", NULL},
+        {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL},
         {"--calib", NULL, 1, "calibration for awq4/wanda: FILE or selfgen (default selfgen)", NULL},
         {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
         {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
@@ -42,6 +43,11 @@ int cmd_bench(int argc, char **argv)
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no, "usage: biasdrift bench --model PATH [--threads N] [--bw GBPS]");
     if (rc) return rc < 0 ? 0 : rc;
+    const char *accel = bd_opt_get(opts, no, "--accel");
+    if (accel && !strcmp(accel, "help")) {
+        printf("%s\n", bd_accel_valid_specs());
+        return 0;
+    }
     long long threads = 0, n_pre = 512, n_dec = 32, cs = 0, cl = 0, reps = 1;
     double bw = 0;
     if ((rc = bd_opt_int(opts, no, "--threads", 0, 1024, &threads)) ||
@@ -128,6 +134,14 @@ int cmd_bench(int argc, char **argv)
            n_pre, t_pre, 100 * share_pre);
     printf("decode             %8.2f tok/s   (%lld steps, %.1f ms/token, cpu share %.0f%%)\n", dec_tps, n_dec,
            1e3 * t_dec / n_dec, 100 * share_dec);
+    /* The pool's idle threads sleep, so CPU time is work: on a shared
+     * machine tok/s divided by the CPU share bounds the speed with the cores
+     * to ourselves from above (close for a large model's compute-bound
+     * prefill; loose for decode, which also shares the memory bus, and for
+     * tiny models, whose threads mostly wait on each other). */
+    if (share_pre > 0 && share_dec > 0 && (share_pre < 0.9 || share_dec < 0.9))
+        printf("if alone, at most  %8.2f / %.2f tok/s prefill / decode (tok/s / cpu share)\n",
+               pre_tps / share_pre, dec_tps / share_dec);
     printf("accel              %s (weights %.3f GB before)\n", s->accel.spec.canon,
            (double)s->accel.weight_bytes_before / 1e9);
     if (bd_kv_pos(kv) > 0)

@@ -39,7 +39,9 @@ static const char *const PAPER_STRATEGIES[] = {"none", "int8", "fp4", "nf4", "aw
 /* Limits sized so the default SmolLM2 demo takes about ten minutes on two
  * idle cores (measured: see docs/results-smollm2.md). Generation benchmarks
  * cost 10-100x more per row than scoring ones, hence their own limit. */
-enum { DEMO_CALIB_N = 8, DEMO_CALIB_LEN = 128 };
+/* AWQ's search costs about 0.8 CPU-s per calibration token on SmolLM2 (30
+ * layers, grid and clip search): 4 x 64 tokens keep it to a few minutes. */
+enum { DEMO_CALIB_N = 4, DEMO_CALIB_LEN = 64 };
 enum { SMOL_LIMIT = 12, SMOL_GEN_LIMIT = 3, SMOL_SAMPLES = 2, STORIES_LIMIT = 50, STORIES_SAMPLES = 2 };
 
 static double now_s(void)
@@ -67,6 +69,7 @@ typedef struct demo {
     long limit, gen_limit;
     int samples;
     int calib_n, calib_len;
+    int report_only;
     strat st[MAX_STRAT];
     int n_st;
     char skipped_benches[2048];   /* "name: reason" lines of benchmarks that did not run */
@@ -386,12 +389,27 @@ static void md_header(FILE *f, const demo *dm, const bd_report_data *d, const ch
         double v = meta_num(d->runs[i].meta, "seconds");
         if (isfinite(v)) run_s += v;
     }
-    fprintf(f, "- Command: `%s`. Benchmark time summed over the runs: %.0f s (model loading and calibration "
-               "not included); this invocation took %.0f s.\n", argv_line, run_s, dm->seconds);
+    if (dm->report_only)
+        fprintf(f, "- Runs made by `biasdrift demo` (`sh scripts/demo.sh`) with the settings below; this page written "
+                   "from its database by `%s`. Benchmark time summed over the runs: %.0f s (model loading and "
+                   "calibration not included).\n", argv_line, run_s);
+    else
+        fprintf(f, "- Command: `%s`. Benchmark time summed over the runs: %.0f s (model loading and calibration "
+                   "not included); this invocation took %.0f s.\n", argv_line, run_s, dm->seconds);
     fprintf(f, "- Data: `%s`. Template mode `paper`: WorldBench with the model's chat template, the other "
                "benchmarks without, as the paper ran them.\n", dm->data);
-    fprintf(f, "- Calibration for awq4 / wanda*: `selfgen` (text sampled from the model itself, seeded), %d sequences of "
-               "%d tokens (0 = the strategy's default, 128 x 512).\n", dm->calib_n, dm->calib_len);
+    /* the calibration the runs were made with (stored per run) */
+    const char *cal = NULL;
+    json_object *co = NULL, *cv;
+    for (size_t i = 0; i < d->n_runs && !cal; i++) {
+        json_object_put(co);
+        co = json_tokener_parse(d->runs[i].meta ? d->runs[i].meta : "{}");
+        if (co && json_object_object_get_ex(co, "calib", &cv)) cal = json_object_get_string(cv);
+    }
+    if (cal)
+        fprintf(f, "- Calibration for awq4 / wanda*: %s (selfgen = text sampled from the model itself; 0 = the "
+                   "strategy's default, 128 x 512 tokens).\n", cal);
+    json_object_put(co);
     if (dm->limit || dm->gen_limit)
         fprintf(f, "- Sample: %ld rows per scoring benchmark, %ld per generation benchmark (evenly spaced over each "
                    "file), %d sample%s per prompt for `dt_stereotyping:sampled` (the paper: 5).\n",
@@ -414,8 +432,12 @@ static void md_header(FILE *f, const demo *dm, const bd_report_data *d, const ch
         }
         json_object_put(o);
     }
-    for (int i = 0; i < dm->n_st; i++)
+    for (int i = 0; i < dm->n_st; i++) {
         if (!dm->st[i].ran) fprintf(f, "- Strategy `%s` not run: %s\n", dm->st[i].spec, dm->st[i].skip);
+        else if (!strncmp(dm->st[i].spec, "awq4:g", 6))
+            fprintf(f, "- Strategy `%s`: AWQ with a group of %s instead of the paper's 128, which does not divide "
+                       "this model's widths.\n", dm->st[i].spec, dm->st[i].spec + 6);
+    }
     if (dm->skipped_benches[0]) {
         fputs("- Benchmarks not run:\n", f);
         for (const char *p = dm->skipped_benches; *p;) {
@@ -494,6 +516,49 @@ static int add_strategies(demo *dm, const char *list)
     return 0;
 }
 
+/* --report-only: which strategies and benchmarks the database holds. */
+static int from_db(demo *dm, const char *db)
+{
+    bd_err err = {0};
+    bd_store *s;
+    bd_run_info *runs;
+    size_t n;
+    int rc = bd_store_open(&s, db, BD_STORE_READONLY, &err);
+    if (rc) return bd_cli_report(&err);
+    rc = bd_store_runs(s, &runs, &n, &err);
+    bd_store_close(s);
+    if (rc) return bd_cli_report(&err);
+    for (int i = 0; i < dm->n_st; i++) {
+        strat *st = &dm->st[i];
+        for (size_t k = 0; k < n && !st->ran; k++) {
+            /* awq4 may have run with a smaller group (see the fallback) */
+            if (!strcmp(runs[k].accel, st->spec) ||
+                (!strcmp(st->spec, "awq4") && !strncmp(runs[k].accel, "awq4:g", 6))) {
+                snprintf(st->spec, sizeof st->spec, "%s", runs[k].accel);
+                st->ran = 1;
+            }
+        }
+        if (!st->ran) snprintf(st->skip, sizeof st->skip, "no run in %.400s", db);
+    }
+    size_t nb, sb = 0;
+    const bd_bench_def *const *all = bd_benches(&nb);
+    for (size_t b = 0; b < nb; b++) {
+        int has = 0;
+        for (size_t k = 0; k < n; k++) has |= !strcmp(runs[k].bench, all[b]->name) && !strcmp(runs[k].accel, "none");
+        if (!has && sb < sizeof dm->skipped_benches) {
+            int w = snprintf(dm->skipped_benches + sb, sizeof dm->skipped_benches - sb,
+                             "%s%s: no baseline run in the database (%s)", sb ? "\n" : "", all[b]->name,
+                             !strcmp(all[b]->name, "global_opinion_qa")
+                                 ? "its data, global_opinions.csv of the Hugging Face dataset "
+                                   "Anthropic/llm_global_opinions, is not in ../shared/datasets nor on PyPI"
+                                 : "its data or chat template was missing when the demo ran");
+            if (w > 0) sb += (size_t)w;
+        }
+    }
+    bd_store_runs_free(runs, n);
+    return 0;
+}
+
 int cmd_demo(int argc, char **argv)
 {
     bd_opt opts[] = {
@@ -508,8 +573,9 @@ int cmd_demo(int argc, char **argv)
         {"--out-dir", "-o", 1, "where demo.db, demo-report.html and demo-report.md go (default .)", NULL},
         {"--md", NULL, 1, "also write the Markdown report (with the summary) to this file", NULL},
         {"--threads", "-t", 1, "threads (default all cores)", NULL},
-        {"--calib-samples", NULL, 1, "calibration sequences for awq4 / wanda* (selfgen; default 8, 0 = theirs: 128)", NULL},
-        {"--calib-seqlen", NULL, 1, "calibration sequence length (default 128, 0 = theirs: 512)", NULL},
+        {"--report-only", NULL, 0, "run nothing: write the reports and the summary from DIR/demo.db as it is", NULL},
+        {"--calib-samples", NULL, 1, "calibration sequences for awq4 / wanda* (selfgen; default 4, 0 = theirs: 128)", NULL},
+        {"--calib-seqlen", NULL, 1, "calibration sequence length (default 64, 0 = theirs: 512)", NULL},
     };
     int n = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, n,
@@ -616,7 +682,10 @@ int cmd_demo(int argc, char **argv)
                         .seed = 0, .threads = (int)threads};
     double t_all = now_s();
     size_t sb = 0;
-    for (int i = 0; i < dm.n_st; i++) {
+    int report_only = bd_opt_get(opts, n, "--report-only") != NULL;
+    dm.report_only = report_only;
+    if (report_only && (rc = from_db(&dm, db))) return rc;
+    for (int i = 0; i < dm.n_st && !report_only; i++) {
         strat *st = &dm.st[i];
         fprintf(stderr, "== strategy %s (%d of %d) ==\n", st->spec, i + 1, dm.n_st);
         bd_err err = {0};

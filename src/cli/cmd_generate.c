@@ -72,16 +72,27 @@ int cmd_generate(int argc, char **argv)
         {"--top-k", NULL, 1, "keep the k most likely tokens, 0 = off (default 0)", NULL},
         {"--seed", NULL, 1, "random seed (default 0)", NULL},
         {"--threads", "-t", 1, "threads (default: all cores)", NULL},
+        {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL},
+        {"--calib", NULL, 1, "calibration for awq4 / wanda*: a text or JSONL file, or selfgen", NULL},
+        {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
+        {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
     };
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no,
                            "usage: biasdrift generate --model PATH [--tokenizer PATH] [--prompt TEXT] [-n N] "
-                           "[--temp T] [--top-p P] [--top-k K] [--seed S] [--threads N]");
+                           "[--temp T] [--top-p P] [--top-k K] [--seed S] [--threads N] [--accel SPEC]");
     if (rc) return rc < 0 ? 0 : rc;
-    long long n_new = 256, top_k = 0, seed = 0, threads = 0;
+    const char *accel = bd_opt_get(opts, no, "--accel");
+    if (accel && !strcmp(accel, "help")) {
+        printf("%s\n", bd_accel_valid_specs());
+        return 0;
+    }
+    long long n_new = 256, top_k = 0, seed = 0, threads = 0, cs = 0, cl = 0;
     double temp = 1.0, top_p = 1.0;
-    if ((rc = bd_opt_int(opts, no, "-n", 0, 1 << 24, &n_new)) ||
+    if ((rc = bd_opt_int(opts, no, "--calib-samples", 0, 1 << 20, &cs)) ||
+        (rc = bd_opt_int(opts, no, "--calib-seqlen", 0, 1 << 20, &cl)) ||
+        (rc = bd_opt_int(opts, no, "-n", 0, 1 << 24, &n_new)) ||
         (rc = bd_opt_int(opts, no, "--top-k", 0, 1 << 30, &top_k)) ||
         (rc = bd_opt_int(opts, no, "--seed", 0, 0x7fffffffffffffffLL, &seed)) ||
         (rc = bd_opt_int(opts, no, "--threads", 0, 1024, &threads)) ||
@@ -95,12 +106,16 @@ int cmd_generate(int argc, char **argv)
     bd_err err = {0};
     bd_session_opts so = {.model_path = bd_opt_get(opts, no, "--model"),
                           .tok_path = bd_opt_get(opts, no, "--tokenizer"),
-                          .threads = (int)threads, .need_tok = 1};
+                          .threads = (int)threads, .need_tok = 1, .accel_spec = accel};
+    /* calibration keeps its own default seed (0, run's default): the
+     * sampling seed must not change the quantized model being sampled */
+    bd_accel_opts ao = {.calib = bd_opt_get(opts, no, "--calib"), .calib_samples = (int)cs,
+                        .calib_seqlen = (int)cl, .threads = (int)threads};
     bd_session *s = NULL;
     int32_t *ids = NULL, *gen = NULL, *stop = NULL;
     size_t n_ids = 0;
     stream st = {0};
-    if ((rc = bd_session_open(&so, &s, &err))) goto fail;
+    if ((rc = bd_session_open_accel(&so, &ao, &s, &err))) goto fail;
     if ((rc = bd_tok_encode(s->tok, prompt, strlen(prompt), flags, &ids, &n_ids, &err))) goto fail;
     if (n_ids == 0) {
         rc = bd_fail(&err, BD_EINPUT, "the prompt is empty and the tokenizer adds no BOS: nothing to condition on");

@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "session.h"
+#include <json-c/json.h>
+
 #include "../accel/accel.h"
 #include "../bench/runner.h"
 #include "../tok/chat.h"
@@ -74,6 +76,28 @@ int bd_cli_base_weights_note(const char *model, char *buf, size_t n, bd_err *err
     return 0;
 }
 
+/* The run key names the strategy, not its calibration: resuming a calibrated
+ * run with other calibration settings would mix items of two different
+ * models, so it is refused. */
+static int check_calib(bd_store *db, const char *digest, const char *accel, const char *calib, bd_err *err)
+{
+    bd_run_info *runs;
+    size_t n;
+    int rc = bd_store_runs(db, &runs, &n, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (strcmp(runs[i].model_digest, digest) || strcmp(runs[i].accel, accel)) continue;
+        json_object *o = json_tokener_parse(runs[i].meta ? runs[i].meta : "{}"), *v;
+        if (o && json_object_object_get_ex(o, "calib", &v) && strcmp(json_object_get_string(v), calib))
+            rc = bd_fail(err, BD_EINPUT, "run %lld (%s, %s) was calibrated with '%s'; this invocation uses '%s': "
+                         "use the same calibration options to resume it, or another --db", runs[i].id, accel,
+                         runs[i].bench, json_object_get_string(v), calib);
+        json_object_put(o);
+    }
+    bd_store_runs_free(runs, n);
+    return rc;
+}
+
 int bd_cli_run_benches(const char *model, const char *tokenizer, const char *accel,
                        const bd_accel_opts *ao, int threads, const char *db_path, const bd_run_opts *ro,
                        bd_run_outcome **outcomes, size_t *n_outcomes, int *open_failed, bd_err *err)
@@ -103,6 +127,7 @@ int bd_cli_run_benches(const char *model, const char *tokenizer, const char *acc
     if ((rc = bd_chat_template_for(tokenizer, s->model, &tmpl, &bos, &eos, err))) goto out;
     if (!s->model->digest[0] && (rc = bd_model_digest(s->model, err))) goto out;
     if ((rc = bd_store_open(&db, db_path, BD_STORE_CREATE, err))) goto out;
+    if (calibrated && (rc = check_calib(db, s->model->digest, spec.canon, calib, err))) goto out;
     bd_run_env env = {s->model, s->tok, s->eng, model, s->model->digest, spec.canon, "fp32",
                       tmpl, bos ? bos : "", eos ? eos : ""};
     if ((rc = bd_run(db, &env, ro, outcomes, n_outcomes, err))) goto out;

@@ -76,14 +76,26 @@ int cmd_score(int argc, char **argv)
         {"--tokenizer", NULL, 1, "tokenizer file (needed for llama2.c checkpoints)", NULL},
         {"--input", "-i", 1, "JSON lines file with {\"text\": ...} per line (- = stdin)", NULL},
         {"--threads", "-t", 1, "threads (default: all cores)", NULL},
+        {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL},
+        {"--calib", NULL, 1, "calibration for awq4 / wanda*: a text or JSONL file, or selfgen", NULL},
+        {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
+        {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
     };
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no,
-                           "usage: biasdrift score --model PATH [--tokenizer PATH] --input FILE.jsonl");
+                           "usage: biasdrift score --model PATH [--tokenizer PATH] --input FILE.jsonl [--accel SPEC]");
     if (rc) return rc < 0 ? 0 : rc;
-    long long threads = 0;
-    if ((rc = bd_opt_int(opts, no, "--threads", 0, 1024, &threads))) return rc;
+    const char *accel = bd_opt_get(opts, no, "--accel");
+    if (accel && !strcmp(accel, "help")) {
+        printf("%s\n", bd_accel_valid_specs());
+        return 0;
+    }
+    long long threads = 0, cs = 0, cl = 0;
+    if ((rc = bd_opt_int(opts, no, "--threads", 0, 1024, &threads)) ||
+        (rc = bd_opt_int(opts, no, "--calib-samples", 0, 1 << 20, &cs)) ||
+        (rc = bd_opt_int(opts, no, "--calib-seqlen", 0, 1 << 20, &cl)))
+        return rc;
     const char *path = bd_opt_get(opts, no, "--input");
     if (!path) {
         fprintf(stderr, "biasdrift score: --input FILE.jsonl is required\n");
@@ -98,13 +110,15 @@ int cmd_score(int argc, char **argv)
     }
     bd_session_opts so = {.model_path = bd_opt_get(opts, no, "--model"),
                           .tok_path = bd_opt_get(opts, no, "--tokenizer"),
-                          .threads = (int)threads, .need_tok = 1};
+                          .threads = (int)threads, .need_tok = 1, .accel_spec = accel};
+    bd_accel_opts ao = {.calib = bd_opt_get(opts, no, "--calib"), .calib_samples = (int)cs,
+                        .calib_seqlen = (int)cl, .threads = (int)threads};
     bd_session *s = NULL;
     char *line = NULL;
     size_t cap = 0;
     long lineno = 0;
     ssize_t len;
-    if ((rc = bd_session_open(&so, &s, &err))) goto done;
+    if ((rc = bd_session_open_accel(&so, &ao, &s, &err))) goto done;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         if ((size_t)len != strlen(line)) {

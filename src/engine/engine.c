@@ -280,10 +280,15 @@ static void att_task(void *ctx, int64_t i, int thread)
     float *sc = e->scores[thread];
     const float scale = (float)(1.0 / sqrt((double)hd));
     float mx = -INFINITY;
-    for (int s = 0; s <= p; s++) {
-        float v = e->k->dot_f32(q, j->kb + (size_t)s * kvd + (size_t)g * hd, hd) * scale;
-        sc[s] = v;
-        if (v > mx) mx = v;
+    if (e->k->att_qk) {
+        e->k->att_qk(q, j->kb + (size_t)g * hd, kvd, p + 1, hd, scale, sc);
+        for (int s = 0; s <= p; s++) if (sc[s] > mx) mx = sc[s];
+    } else {
+        for (int s = 0; s <= p; s++) {
+            float v = e->k->dot_f32(q, j->kb + (size_t)s * kvd + (size_t)g * hd, hd) * scale;
+            sc[s] = v;
+            if (v > mx) mx = v;
+        }
     }
     double sum = 0;
     for (int s = 0; s <= p; s++) {
@@ -292,6 +297,11 @@ static void att_task(void *ctx, int64_t i, int thread)
     }
     float inv = (float)(1.0 / sum);
     float *o = j->out + (size_t)t * e->q_dim + (size_t)h * hd;
+    if (e->k->att_av) {
+        for (int s = 0; s <= p; s++) sc[s] *= inv;
+        e->k->att_av(o, sc, j->vb + (size_t)g * hd, kvd, p + 1, hd);
+        return;
+    }
     memset(o, 0, sizeof(float) * (size_t)hd);
     for (int s = 0; s <= p; s++) e->k->axpy(o, sc[s] * inv, j->vb + (size_t)s * kvd + (size_t)g * hd, hd);
 }

@@ -35,6 +35,12 @@ typedef struct bd_kern {
     bd_gemm_fn gemm;
     float (*dot_f32)(const float *a, const float *b, int64_t n); /* attention */
     void (*axpy)(float *y, float a, const float *x, int64_t n);  /* y += a x */
+    /* Attention over n cached positions (rows ld floats apart); NULL = the
+     * engine loops over dot_f32 / axpy. Bit-identical to those loops:
+     * att_qk: sc[s] = dot_f32(q, k + s*ld, hd) * scale;
+     * att_av: o = 0, then o += w[s] * v[s*ld..] in order of s (as axpy). */
+    void (*att_qk)(const float *q, const float *k, int64_t ld, int n, int hd, float scale, float *sc);
+    void (*att_av)(float *o, const float *w, const float *v, int64_t ld, int n, int hd);
     /* panel[i*BD_GEMM_R + j] = rows[j*ld + i] for j < BD_GEMM_R, i < k */
     void (*panel)(const float *rows, int64_t ld, int64_t k, float *panel);
 } bd_kern;

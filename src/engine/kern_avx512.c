@@ -423,6 +423,42 @@ T512 static void axpy(float *y, float a, const float *x, int64_t n)
     }
 }
 
+T512 static void att_qk(const float *q, const float *k, int64_t ld, int n, int hd, float scale, float *sc)
+{
+    if (hd == 64) { /* dot_f32v's one 64-wide step and its final sums, q kept in registers */
+        const __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
+                     q3 = _mm512_loadu_ps(q + 48), z = _mm512_setzero_ps();
+        for (int s = 0; s < n; s++) {
+            const float *r = k + (size_t)s * ld;
+            __m512 s0 = _mm512_fmadd_ps(q0, _mm512_loadu_ps(r), z), s1 = _mm512_fmadd_ps(q1, _mm512_loadu_ps(r + 16), z);
+            __m512 s2 = _mm512_fmadd_ps(q2, _mm512_loadu_ps(r + 32), z), s3 = _mm512_fmadd_ps(q3, _mm512_loadu_ps(r + 48), z);
+            sc[s] = hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))) * scale;
+        }
+        return;
+    }
+    for (int s = 0; s < n; s++) sc[s] = dot_f32v(q, k + (size_t)s * ld, hd) * scale;
+}
+
+T512 static void axpy(float *y, float a, const float *x, int64_t n);
+
+T512 static void att_av(float *o, const float *w, const float *v, int64_t ld, int n, int hd)
+{
+    if (hd % 16 == 0 && hd <= 128) { /* the accumulators stay in registers across s */
+        __m512 acc[8];
+        const int nv = hd / 16;
+        for (int c = 0; c < 8; c++) acc[c] = _mm512_setzero_ps();
+        for (int s = 0; s < n; s++) {
+            const __m512 a = _mm512_set1_ps(w[s]);
+            const float *r = v + (size_t)s * ld;
+            for (int c = 0; c < nv; c++) acc[c] = _mm512_fmadd_ps(a, _mm512_loadu_ps(r + 16 * c), acc[c]);
+        }
+        for (int c = 0; c < nv; c++) _mm512_storeu_ps(o + 16 * c, acc[c]);
+        return;
+    }
+    memset(o, 0, sizeof(float) * (size_t)hd);
+    for (int s = 0; s < n; s++) axpy(o, w[s], v + (size_t)s * ld, hd);
+}
+
 /* dst[c*dld + j] = src[j*ld + c] for a 16x16 block: 32-bit then 64-bit
  * unpacks give, per 128-bit lane, 4 rows of one column; two rounds of
  * 128-bit lane shuffles gather the 4 row groups. */
@@ -468,6 +504,8 @@ static const bd_kern KERN = {
     .gemm = gemm,
     .dot_f32 = dot_f32v,
     .axpy = axpy,
+    .att_qk = att_qk,
+    .att_av = att_av,
     .panel = panel,
 };
 

@@ -111,10 +111,12 @@ static void run_dense(const job *j, const bd_tensor *w, float *y, int64_t r0, in
     float *cb = j->c->cbuf[thread]; /* [p][tile][T*R] */
     for (int64_t k0 = 0; k0 < in; k0 += KB) {
         int64_t kl = in - k0 < KB ? in - k0 : KB;
-        for (int tl = 0; tl < tiles; tl++) {
-            const float *xb = j->c->xt + (size_t)tl * T * in + (size_t)k0 * T;
-            for (int p = 0; p < np; p++)
-                k->gemm(panel + (size_t)p * R * in + (size_t)k0 * R, xb, kl,
+        /* panel-major: a panel's k-block (KB*R floats, 16 KB) stays in L1
+         * while the token tiles' smaller blocks (KB*T floats) stream past */
+        for (int p = 0; p < np; p++) {
+            const float *pb = panel + (size_t)p * R * in + (size_t)k0 * R;
+            for (int tl = 0; tl < tiles; tl++)
+                k->gemm(pb, j->c->xt + (size_t)tl * T * in + (size_t)k0 * T, kl,
                         cb + ((size_t)p * tiles + tl) * T * R, k0 > 0);
         }
     }

@@ -11,6 +11,7 @@
 
 #include "model_int.h"
 #include "safetensors.h"
+#include "awq_gemm.h"
 
 #define MAX_JSON (64u << 20)
 
@@ -290,9 +291,128 @@ static int is_float_dtype(const char *d, bd_dtype *out)
     return 1;
 }
 
-/* Maps one safetensors file and adds its float tensors to the table. want
- * (optional) lists the names the index says live in this file. */
-static int add_file(bd_model *m, const char *path, bd_err *err)
+/* AutoAWQ GEMM checkpoints (config.json quantization_config, quant_method
+ * "awq"): the three parts of each quantized linear, collected across shards
+ * and bound as one "<prefix>.weight" tensor (awq_gemm.h) once all are read. */
+typedef struct awq_part { const uint8_t *data; int64_t shape[2]; int ok; } awq_part;
+typedef struct awq_lin { char prefix[96]; awq_part p[3]; } awq_lin; /* qweight, qzeros, scales */
+typedef struct awq_set { int group; awq_lin *v; int n, cap; } awq_set;
+static const char *const AWQ_SUFFIX[3] = {".qweight", ".qzeros", ".scales"};
+
+static int awq_suffix(const awq_set *a, const char *name)
+{
+    if (!a || a->group <= 0) return -1;
+    size_t n = strlen(name);
+    for (int k = 0; k < 3; k++) {
+        size_t l = strlen(AWQ_SUFFIX[k]);
+        if (n > l && !strcmp(name + n - l, AWQ_SUFFIX[k])) return k;
+    }
+    return -1;
+}
+
+static int awq_record(awq_set *a, const char *path, const bd_st_entry *e, int k, bd_err *err)
+{
+    const char *want = k == 2 ? "F16" : "I32";
+    if (strcmp(e->dtype, want) || e->ndim != 2)
+        return bd_fail(err, BD_EINPUT, "%s: tensor '%s': dtype %s with %d dimensions, expected a 2-D %s tensor "
+                       "(AutoAWQ GEMM layout)", path, e->name, e->dtype, e->ndim, want);
+    size_t pl = strlen(e->name) - strlen(AWQ_SUFFIX[k]);
+    if (pl + strlen(".weight") >= sizeof a->v[0].prefix)
+        return bd_fail(err, BD_EINPUT, "%s: tensor '%.100s': name too long", path, e->name);
+    int i = 0;
+    while (i < a->n && (strlen(a->v[i].prefix) != pl || strncmp(a->v[i].prefix, e->name, pl))) i++;
+    if (i == a->n) {
+        if (a->n == a->cap) {
+            int nc = a->cap ? 2 * a->cap : 64;
+            awq_lin *v = realloc(a->v, (size_t)nc * sizeof *v);
+            if (!v) return bd_oom(err, "awq linears");
+            a->v = v;
+            a->cap = nc;
+        }
+        memset(&a->v[i], 0, sizeof a->v[i]);
+        memcpy(a->v[i].prefix, e->name, pl);
+        a->n++;
+    }
+    awq_part *pt = &a->v[i].p[k];
+    if (pt->ok) return bd_fail(err, BD_EINPUT, "%s: tensor '%s' appears twice", path, e->name);
+    pt->data = e->data;
+    pt->shape[0] = e->shape[0];
+    pt->shape[1] = e->shape[1];
+    pt->ok = 1;
+    return 0;
+}
+
+/* Checks the three parts' shapes against each other and binds the linear. */
+static int awq_bind(bd_model *m, const char *dir, const awq_set *a, bd_err *err)
+{
+    for (int i = 0; i < a->n; i++) {
+        const awq_lin *l = &a->v[i];
+        for (int k = 0; k < 3; k++)
+            if (!l->p[k].ok)
+                return bd_fail(err, BD_EINPUT, "%s: AutoAWQ linear '%s' lacks its '%s' tensor", dir, l->prefix,
+                               AWQ_SUFFIX[k]);
+        int64_t in = l->p[0].shape[0], w = l->p[0].shape[1], g = a->group;
+        if (in <= 0 || w <= 0 || w > INT64_MAX / 8 || in % g || l->p[1].shape[0] != in / g ||
+            l->p[1].shape[1] != w || l->p[2].shape[0] != in / g || l->p[2].shape[1] != 8 * w)
+            return bd_fail(err, BD_EINPUT, "%s: AutoAWQ linear '%s': qweight [%lld, %lld], qzeros [%lld, %lld], "
+                           "scales [%lld, %lld]; expected [in, out/8], [in/%d, out/8], [in/%d, out] with in a "
+                           "multiple of %d", dir, l->prefix, (long long)in, (long long)w,
+                           (long long)l->p[1].shape[0], (long long)l->p[1].shape[1], (long long)l->p[2].shape[0],
+                           (long long)l->p[2].shape[1], a->group, a->group, a->group);
+        char name[128];
+        snprintf(name, sizeof name, "%s.weight", l->prefix);
+        int64_t shape[2] = {8 * w, in};
+        size_t bytes = (size_t)(in * w * 4) + (size_t)(in / g * w * 4) + (size_t)(in / g * 8 * w * 2);
+        bd_tensor *t = bd_model_add(m, name, BD_PACKED, 2, shape, l->p[0].data, bytes, err);
+        if (!t) return err->code;
+        bd_awq_gemm_raw r = {l->p[0].data, l->p[1].data, l->p[2].data, in, 8 * w, a->group};
+        int rc = bd_awq_gemm_attach(t, &r, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* quantization_config of config.json: none, or AutoAWQ GEMM w4 with zero point. */
+static int awq_config(const char *dir, awq_set *a, bd_err *err)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    json_object *o, *q, *v;
+    int rc = read_json(p, &o, err);
+    if (rc) return rc;
+    if (!json_object_object_get_ex(o, "quantization_config", &q) || !q) { json_object_put(o); return 0; }
+    if (!json_object_is_type(q, json_type_object)) {
+        json_object_put(o);
+        return bd_fail(err, BD_EINPUT, "%s: key 'quantization_config': expected an object", p);
+    }
+    const char *meth = json_object_object_get_ex(q, "quant_method", &v) && json_object_is_type(v, json_type_string)
+                           ? json_object_get_string(v) : "";
+    const char *ver = json_object_object_get_ex(q, "version", &v) && json_object_is_type(v, json_type_string)
+                          ? json_object_get_string(v) : "gemm";
+    int bits = 0, group = 0, zp = 1;
+    if (strcmp(meth, "awq"))
+        rc = bd_fail(err, BD_EUNSUP, "%s: key 'quantization_config.quant_method': '%s'; only AutoAWQ "
+                     "checkpoints ('awq', version 'gemm') are read", p, meth);
+    else if (strcasecmp(ver, "gemm"))
+        rc = bd_fail(err, BD_EUNSUP, "%s: key 'quantization_config.version': '%s'; only AutoAWQ's 'gemm' "
+                     "layout is read", p, ver);
+    if (!rc) rc = jint(p, q, "bits", 1, 1, 64, &bits, err);
+    if (!rc) {
+        rc = jint(p, q, "group_size", 0, 2, 1 << 20, &group, err);
+        if (!rc && !group) rc = jint(p, q, "q_group_size", 1, 2, 1 << 20, &group, err);
+    }
+    if (!rc && (rc = jbool(p, q, "zero_point", &zp, err)) == 0 && (bits != 4 || !zp || group % 2))
+        rc = bd_fail(err, BD_EUNSUP, "%s: quantization_config: bits %d, zero_point %s, group_size %d; AutoAWQ "
+                     "GEMM is read with 4 bits, zero point and an even group", p, bits, zp ? "true" : "false",
+                     group);
+    if (!rc) a->group = group;
+    json_object_put(o);
+    return rc;
+}
+
+/* Maps one safetensors file and adds its float tensors (and AutoAWQ parts)
+ * to the table. */
+static int add_file(bd_model *m, const char *path, awq_set *awq, bd_err *err)
 {
     const uint8_t *base;
     size_t size;
@@ -304,6 +424,11 @@ static int add_file(bd_model *m, const char *path, bd_err *err)
         const bd_st_entry *e = &s->e[i];
         bd_dtype dt;
         int used = !strncmp(e->name, "model.", 6) || !strncmp(e->name, "lm_head.", 8);
+        int ak = awq_suffix(awq, e->name);
+        if (ak >= 0 && used) {
+            rc = awq_record(awq, path, e, ak, err);
+            continue;
+        }
         if (!is_float_dtype(e->dtype, &dt)) {
             if (used && strstr(e->name, ".weight"))
                 rc = bd_fail(err, BD_EUNSUP, "%s: tensor '%s': dtype %s, expected F32, F16 or BF16", path, e->name,
@@ -327,7 +452,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_shards(bd_model *m, const char *dir, const char *index, bd_err *err)
+static int load_shards(bd_model *m, const char *dir, const char *index, awq_set *awq, bd_err *err)
 {
     json_object *o, *wm;
     int rc = read_json(index, &o, err);
@@ -359,15 +484,16 @@ static int load_shards(bd_model *m, const char *dir, const char *index, bd_err *
     for (int i = 0; i < nf && !rc; i++) {
         char p[4400];
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        rc = add_file(m, p, err);
+        rc = add_file(m, p, awq, err);
     }
+    if (!rc) rc = awq_bind(m, dir, awq, err);
     /* every tensor the index names must be where it says */
     bd_name_index ix = {NULL, 0};
     if (!rc) rc = bd_name_index_build(m, dir, &ix, err);
     if (!rc) {
         json_object_object_foreach(wm, key2, val2) {
             if ((!strncmp(key2, "model.", 6) || !strncmp(key2, "lm_head.", 8)) && strlen(key2) < 96 &&
-                !bd_name_index_find(&ix, key2)) {
+                awq_suffix(awq, key2) < 0 && !bd_name_index_find(&ix, key2)) {
                 rc = bd_fail(err, BD_EINPUT, "%s: tensor '%s' listed in weight_map is not in %s", index, key2,
                              json_object_get_string(val2));
                 break;
@@ -388,15 +514,18 @@ int bd_load_hf(bd_model *m, const char *dir, bd_err *err)
     if ((rc = parse_config(m, dir, err)) || (rc = parse_generation_config(m, dir, err))) return rc;
     char p[4200];
     struct stat st;
+    awq_set awq = {0, NULL, 0, 0};
+    if ((rc = awq_config(dir, &awq, err))) return rc;
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", dir);
     if (stat(p, &st) == 0) {
-        rc = load_shards(m, dir, p, err);
+        rc = load_shards(m, dir, p, &awq, err);
     } else {
         snprintf(p, sizeof p, "%s/model.safetensors", dir);
-        if (stat(p, &st) != 0)
-            return bd_fail(err, BD_EINPUT, "%s: no model.safetensors or model.safetensors.index.json in the folder", dir);
-        rc = add_file(m, p, err);
+        if (stat(p, &st) != 0) rc = bd_fail(err, BD_EINPUT, "%s: no model.safetensors or model.safetensors.index.json in the folder", dir);
+        else rc = add_file(m, p, &awq, err);
+        if (!rc) rc = awq_bind(m, dir, &awq, err);
     }
+    free(awq.v);
     if (rc) return rc;
     if ((rc = chat_template(m, dir, err))) return rc;
     snprintf(m->tok_path, sizeof m->tok_path, "%s", dir);

@@ -145,6 +145,35 @@ int main(void)
             free(row); free(q); free(sc); free(z);
         }
     }
+    /* the thread count never changes the result: every task of the search
+     * and of the clip computes the same values wherever it runs */
+    {
+        bd_model *m3 = NULL;
+        static bd_awq_trace tr3;
+        if (bd_model_load(MODEL, &m3, &err) == 0 && bd_awq_apply_calib(m3, 128, &c, 3, &tr3, &err) == 0) {
+            CHECK(memcmp(&tr3, &tr, sizeof tr) == 0);
+            int64_t diff = 0;
+            for (int l = 0; l < m->cfg.n_layers; l++) {
+                bd_tensor *a[7], *b[7];
+                bd_accel_linears(m, l, a);
+                bd_accel_linears(m3, l, b);
+                for (int k = 0; k < 7; k++) {
+                    int64_t cols = a[k]->shape[1];
+                    float *ra = malloc((size_t)cols * 4), *rb = malloc((size_t)cols * 4);
+                    for (int64_t r = 0; r < a[k]->shape[0]; r++) {
+                        a[k]->ops->row(a[k], r, ra);
+                        b[k]->ops->row(b[k], r, rb);
+                        diff += memcmp(ra, rb, (size_t)cols * 4) != 0;
+                    }
+                    free(ra);
+                    free(rb);
+                }
+            }
+            CHECK_EQ_INT((int)diff, 0);
+        } else CHECK_MSG(0, "%s", err.msg);
+        bd_model_free(m3);
+    }
+
     /* the quantized model's logits */
     int64_t nl = 0;
     float *ref = golden_copy(&g, "logits", &nl);

@@ -217,7 +217,7 @@ static void test_accel(void)
         size_t n;
         if (bd_store_runs(s, &runs, &n, &err) == 0) {
             CHECK_EQ_INT(n, 2);
-            if (n == 2) {
+            if (n >= 2) {
                 CHECK_STR(runs[0].accel, "kv8");
                 CHECK_STR(runs[1].accel, "int8");
                 CHECK_MSG(strstr(runs[0].meta, "\"note\":\"base weights: the llama2c checkpoint"), "%s", runs[0].meta);
@@ -228,6 +228,14 @@ static void test_accel(void)
     } else {
         CHECK_MSG(0, "%s", err.msg);
     }
+    /* a calibrated run resumes only with the same calibration */
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --limit 3 --accel wanda50 "
+             "--calib selfgen --calib-samples 2 --calib-seqlen 32 --db %s/accel.db -q -t 1 2>&1", bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --limit 3 --accel wanda50 "
+             "--calib selfgen --calib-samples 3 --calib-seqlen 32 --db %s/accel.db -q -t 1 2>&1", bin(), m, dir);
+    CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "was calibrated with 'selfgen, samples 2"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s run %s --bench crows_pairs --data tests/fixtures/data --accel int9 --db %s/accel.db 2>&1",
              bin(), m, dir);
     CHECK_EQ_INT(sh(cmd, out, sizeof out), 2);

@@ -9,7 +9,10 @@
  *  - gemm(): within (k + 1) * 2^-24 * sum|w x| (one sequential fp32 sum),
  *    and bit-identical when k is split into blocks;
  *  - bd_matmul over the thread pool: 1, 2 and 3 threads give identical
- *    bytes, for the decode path (n = 1, 2) and the batched path (n = 9, 25). */
+ *    bytes, for the decode path (n = 1, 2) and the batched path (n = 9, 25);
+ *  - att_qk / att_av (where a set has them): bit-identical to the loops over
+ *    dot_f32 and axpy they replace, for head sizes with and without the
+ *    register fast paths. */
 #include <stdint.h>
 
 #include "../test.h"
@@ -174,6 +177,35 @@ static void test_threads(const bd_kern *k)
     }
 }
 
+static void test_attention(const bd_kern *k)
+{
+    if (!k->att_qk && !k->att_av) return;
+    const int hds[5] = {8, 64, 72, 128, 160}, n = 37;
+    for (int h = 0; h < 5; h++) {
+        const int hd = hds[h], ld = 3 * hd + 5; /* rows of a wider cache, unaligned */
+        float *q = malloc(sizeof(float) * (size_t)hd), *kv = malloc(sizeof(float) * (size_t)n * ld);
+        float *sc = malloc(sizeof(float) * n), *w = malloc(sizeof(float) * n);
+        float *o1 = malloc(sizeof(float) * (size_t)hd), *o2 = malloc(sizeof(float) * (size_t)hd);
+        for (int i = 0; i < hd; i++) q[i] = frand();
+        for (int i = 0; i < n * ld; i++) kv[i] = frand();
+        for (int s = 0; s < n; s++) w[s] = frand();
+        const float scale = 0.125f;
+        int same = 1;
+        if (k->att_qk) {
+            k->att_qk(q, kv + 1, ld, n, hd, scale, sc);
+            for (int s = 0; s < n; s++) same &= sc[s] == k->dot_f32(q, kv + 1 + (size_t)s * ld, hd) * scale;
+            CHECK_MSG(same, "%s att_qk hd %d differs from dot_f32", k->name, hd);
+        }
+        if (k->att_av) {
+            k->att_av(o1, w, kv + 2, ld, n, hd);
+            memset(o2, 0, sizeof(float) * (size_t)hd);
+            for (int s = 0; s < n; s++) k->axpy(o2, w[s], kv + 2 + (size_t)s * ld, hd);
+            CHECK_MSG(!memcmp(o1, o2, sizeof(float) * (size_t)hd), "%s att_av hd %d differs from axpy", k->name, hd);
+        }
+        free(q); free(kv); free(sc); free(w); free(o1); free(o2);
+    }
+}
+
 int main(void)
 {
     const bd_kern *ks[3] = {bd_kern_scalar(), bd_kern_pick(1), bd_kern_pick(2)};
@@ -182,6 +214,7 @@ int main(void)
         if (i > 0 && ks[i] == ks[i - 1]) continue; /* the CPU lacks this level */
         test_kernels(ks[i]);
         test_threads(ks[i]);
+        test_attention(ks[i]);
         tested++;
     }
     fprintf(stderr, "best kernels here: %s (%d sets tested)\n", bd_kern_pick(-1)->name, tested);

@@ -556,6 +556,101 @@ def gen_awq_gemm():
     save("awq_gemm.bdg", out)
 
 
+def load_bdg(name):
+    """Reads a BDG1 container written by save()."""
+    inv = {v: k for k, v in DT.items()}
+    out = {}
+    with open(os.path.join(OUT, name), "rb") as f:
+        assert f.read(4) == b"BDG1"
+        (n,) = struct.unpack("<I", f.read(4))
+        for _ in range(n):
+            (kl,) = struct.unpack("<H", f.read(2))
+            k = f.read(kl).decode()
+            dt, nd = struct.unpack("<BB", f.read(2))
+            dims = struct.unpack("<%dq" % nd, f.read(8 * nd))
+            dtype = inv[dt]
+            cnt = int(np.prod(dims)) if nd else 1
+            out[k] = np.frombuffer(f.read(cnt * dtype.itemsize), dtype=dtype.newbyteorder("<")).reshape(dims)
+    return out
+
+
+AWQ_HUB = os.path.join(OUT, "awq_hub")
+HUB_LINS = [("q", "self_attn.q_proj"), ("k", "self_attn.k_proj"), ("v", "self_attn.v_proj"),
+            ("o", "self_attn.o_proj"), ("gate", "mlp.gate_proj"), ("up", "mlp.up_proj"),
+            ("down", "mlp.down_proj")]
+
+
+def gen_awq_hub():
+    """A published-style AutoAWQ GEMM checkpoint of the tiny AWQ model: the
+    codes, zeros and scales torch's AWQ chose (awq.bdg) packed by AutoAWQ's
+    own WQLinear_GEMM.from_linear, config.json with its quantization_config,
+    the other tensors as in awq_tiny/. Reference logits: transformers' fp32
+    LlamaForCausalLM with the linears dequantized in fp32 from what AutoAWQ's
+    unpack_awq / reverse_awq_order read back out of the checkpoint."""
+    import importlib.util
+    import json
+    import types
+    from safetensors.torch import load_file, save_file
+    from transformers import LlamaConfig, LlamaForCausalLM
+    if "awq" not in sys.modules:
+        spec = importlib.util.find_spec("awq")
+        pkg = types.ModuleType("awq")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules["awq"] = pkg
+    from awq.modules.linear.gemm import WQLinear_GEMM
+    from awq.utils.packing_utils import reverse_awq_order, unpack_awq
+    g = 128
+    gold = load_bdg("awq.bdg")
+    base = load_file(os.path.join(AWQ_MODEL, "model.safetensors"))
+    cfgd = json.load(open(os.path.join(AWQ_MODEL, "config.json")))
+    nl = cfgd["num_hidden_layers"]
+    tensors = {}
+    deq = {}
+    for k, v in base.items():
+        if not any(k.endswith(f"{mod}.weight") for _, mod in HUB_LINS):
+            tensors[k] = v.contiguous()
+    for l in range(nl):
+        for short, mod in HUB_LINS:
+            q = torch.from_numpy(gold[f"l{l}_{short}_q"].astype(np.int64))
+            sc = torch.from_numpy(gold[f"l{l}_{short}_scale"].copy()).half()
+            z = torch.from_numpy(gold[f"l{l}_{short}_zero"].astype(np.int64))
+            out_f, in_f = q.shape
+            w = (q - z.repeat_interleave(g, dim=1)).float() * sc.float().repeat_interleave(g, dim=1)
+            lin = torch.nn.Linear(in_f, out_f, bias=False).half()
+            lin.weight.data = w.half()
+            ql = WQLinear_GEMM.from_linear(lin, 4, g, scales=sc.float().t().contiguous(),
+                                           zeros=z.float().t().contiguous())
+            name = f"model.layers.{l}.{mod}"
+            tensors[name + ".qweight"] = ql.qweight.contiguous()
+            tensors[name + ".qzeros"] = ql.qzeros.contiguous()
+            tensors[name + ".scales"] = ql.scales.half().contiguous()
+            iw, iz = unpack_awq(ql.qweight, ql.qzeros, 4)
+            iw, iz = reverse_awq_order(iw, iz, 4)
+            iw, iz = (iw & 15).long(), (iz & 15).long()          # [in, out], [in/g, out]
+            assert torch.equal(iw.t(), q) and torch.equal(iz.t(), z), name  # the packer kept the codes
+            deq[name] = ((iw - iz.repeat_interleave(g, dim=0)).float() *
+                         ql.scales.float().repeat_interleave(g, dim=0)).t().contiguous()
+    os.makedirs(AWQ_HUB, exist_ok=True)
+    save_file(tensors, os.path.join(AWQ_HUB, "model.safetensors"), metadata={"format": "pt"})
+    cfgd["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": g, "zero_point": True,
+                                   "version": "gemm", "modules_to_not_convert": None}
+    with open(os.path.join(AWQ_HUB, "config.json"), "w") as f:
+        json.dump(cfgd, f, indent=2)
+    cfg = LlamaConfig.from_pretrained(AWQ_MODEL)
+    model = LlamaForCausalLM(cfg).float().eval()
+    sd = {k: v.float() for k, v in tensors.items() if not k.endswith((".qweight", ".qzeros", ".scales"))}
+    for name, w in deq.items():
+        sd[name + ".weight"] = w
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not unexpected and all("rotary" in k for k in missing), (missing, unexpected)
+    ids = torch.from_numpy(calib_ids(cfg.vocab_size, 1, 24, 11))
+    with torch.no_grad():
+        logits = model(ids).logits[0]
+    save("awq_hub.bdg", {"ids": t2n(ids[0]).astype(np.int32), "logits": t2n(logits).astype(np.float32)})
+    for f in os.listdir(AWQ_HUB):
+        print(os.path.join(AWQ_HUB, f), os.path.getsize(os.path.join(AWQ_HUB, f)), "bytes")
+
+
 def gen_awq():
     make_awq_model()
     save("awq.bdg", awq_ref())
@@ -564,8 +659,9 @@ def gen_awq():
 
 def main():
     torch.manual_seed(0)
-    which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda", "awq"]
-    table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda, "awq": gen_awq}
+    which = sys.argv[1:] or ["bnb4", "bnb4dq", "int8", "kv", "wanda", "awq", "awqhub"]
+    table = {"bnb4": gen_bnb4, "bnb4dq": gen_bnb4_dq, "int8": gen_int8, "kv": gen_kv, "wanda": gen_wanda, "awq": gen_awq,
+             "awqhub": gen_awq_hub}
     for w in which:
         if w in table:
             table[w]()

@@ -78,13 +78,13 @@ static void fill_crows(bd_store *db, long long run, const double *x, int accel)
 static void fill_discrim(bd_store *db, long long run, int accel)
 {
     bd_err err;
-    static char keys[NQ * NP][16], scores[NQ * NP][64], groups[NQ * NP][96];
+    static char keys[NQ * NP][32], scores[NQ * NP][64], groups[NQ * NP][96];
     bd_mitem mi[NQ * NP];
     for (int q = 0; q < NQ; q++)
         for (int p = 0; p < NP; p++) {
             int i = q * NP + p;
             double v = 0.5 + 0.05 * ((q * 7 + p * 3) % 5) + (accel ? 0.02 * p : 0);
-            snprintf(keys[i], 16, "%d_%d", q, p);
+            snprintf(keys[i], sizeof keys[i], "%d_%d", q, p);
             snprintf(scores[i], 64, "{\"pnorm_yes\":%g}", v);
             snprintf(groups[i], 96, "{\"decision_question_id\":\"%d\",\"race\":\"r%d\"}", q, p);
             bd_item_in it = {keys[i], NULL, 0, NULL, "{\"p_yes\":0.3}", v >= 0.6 ? "yes" : "no", scores[i], groups[i], 0};
