@@ -88,8 +88,8 @@ test: tests
 	@BIASDRIFT=./$(BIN) sh tests/run.sh $(TEST_BINS)
 
 pct := %
-test-%: $$(filter $(BUILD)/tests/$$*/$$(pct),$(TEST_BINS))
-	@BIASDRIFT=./$(BIN) sh tests/run.sh $^
+test-%: $(BIN) $$(filter $(BUILD)/tests/$$*/$$(pct),$(TEST_BINS))
+	@BIASDRIFT=./$(BIN) sh tests/run.sh $(filter-out $(BIN),$^)
 
 # libFuzzer targets fuzz/fuzz_*.c (clang), linked with the tok, model and
 # util sources: `make fuzz` then e.g. $(BUILD)/fuzz/fuzz_gguf -max_total_time=30 DIR.

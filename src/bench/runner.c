@@ -88,7 +88,31 @@ typedef struct item_ctx {
     size_t buf_n;
     long long tokens;    /* prompt + generated tokens processed */
     int max_tokens;      /* longest sequence seen (for the KV estimate) */
+    FILE *verbose;       /* non-NULL: show the next prompt there, then clear */
+    const char *bench;   /* for the verbose line */
 } item_ctx;
+
+/* --verbose: the exact text and ids the model sees. With a chat template the
+ * rendered text already starts with BOS and the tokenizer adds another (the
+ * paper's double BOS, metrics.md section 0): say so, since it is easy to miss. */
+static void show_prompt(item_ctx *c, const char *text, const int32_t *ids, size_t n)
+{
+    FILE *f = c->verbose;
+    c->verbose = NULL;
+    fprintf(f, "verbose: %s: prompt text: \"", c->bench);
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') fputs("\\n", f);
+        else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else fputc(*p, f);
+    }
+    fprintf(f, "\"\nverbose: %s: %zu ids: [", c->bench, n);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? ", " : "", (int)ids[i]);
+    fputs("]\n", f);
+    int32_t bos = bd_tok_bos(c->env->tok);
+    if (n >= 2 && bos >= 0 && ids[0] == bos && ids[1] == bos)
+        fprintf(f, "verbose: %s: double BOS (id %d twice): the rendered template starts with BOS and "
+                   "the tokenizer adds one, as the paper's code does\n", c->bench, (int)bos);
+}
 
 static int grow(item_ctx *c, size_t n, bd_err *err)
 {
@@ -126,6 +150,7 @@ static int run_ask(item_ctx *c, bd_ask *a, const bd_sampling *samp, int *skip, c
     size_t n = 0;
     int rc = bd_tok_encode(env->tok, a->text, strlen(a->text), a->tok_flags, &ids, &n, err);
     if (rc) return rc;
+    if (c->verbose) show_prompt(c, a->text, ids, n);
     *skip = 0;
     if (a->kind == BD_ASK_SCORE) {
         size_t m = n;
@@ -338,7 +363,8 @@ static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts 
     if ((rc = bd_store_done_keys(db, res->run_id, &done, err))) return rc;
 
     const bd_config *cfg = bd_engine_config(env->engine);
-    item_ctx ic = {env, cfg->max_seq, cfg->vocab_size, NULL, 0, 0, 0};
+    item_ctx ic = {env, cfg->max_seq, cfg->vocab_size, NULL, 0, 0, 0,
+                   o->verbose ? (o->log ? o->log : stderr) : NULL, def->name};
     size_t total = sel * (size_t)samples, todo = 0;
     for (size_t i = 0; i < sel; i++) {
         size_t r = pick[i];

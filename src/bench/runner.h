@@ -38,6 +38,8 @@ typedef struct bd_run_opts {
     long long seed;
     int progress;               /* 1: progress on stderr (bar on a tty) */
     FILE *log;                  /* where progress / notes go (stderr) */
+    int verbose;                /* 1: show the first prompt of each benchmark as text
+                                   and ids (makes the paper's double BOS visible) */
 } bd_run_opts;
 
 /* The outcome of one (benchmark, template) pair. */

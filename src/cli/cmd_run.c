@@ -164,6 +164,7 @@ int cmd_run(int argc, char **argv)
         {"--seed", NULL, 1, "sampling seed (default 0)", NULL},
         {"--threads", "-t", 1, "threads (default all cores)", NULL},
         {"--quiet", "-q", 0, "no progress output", NULL},
+        {"--verbose", "-v", 0, "show each benchmark's first prompt as text and ids (e.g. the double BOS)", NULL},
     };
     int n = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, n, USAGE);
@@ -187,7 +188,8 @@ int cmd_run(int argc, char **argv)
     const char *data = bd_opt_get(opts, n, "--data");
     bd_run_opts ro = {.benches = bench, .template_mode = tm ? tm : "paper", .samples = (int)samples,
                       .limit = (long)limit, .data_dir = data ? data : "../shared/datasets", .seed = seed,
-                      .progress = !bd_opt_get(opts, n, "--quiet"), .log = stderr};
+                      .progress = !bd_opt_get(opts, n, "--quiet"), .log = stderr,
+                      .verbose = bd_opt_get(opts, n, "--verbose") != NULL};
     const char *db_path = bd_opt_get(opts, n, "--db");
     if (!db_path) db_path = "biasdrift.db";
     bd_err err = {0};
