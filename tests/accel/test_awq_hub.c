@@ -6,7 +6,8 @@
  * and with transformers' fp32 forward on AutoAWQ's unpacked weights. */
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/stat.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "../test.h"
 #include "accel/accel.h"
@@ -51,10 +52,10 @@ static double maxdiff(const float *a, const float *b, int64_t n)
 static void write_bad(const char *dir, const char *key, const char *val, const int64_t qw[2], const int64_t qz[2],
                       const int64_t sc[2], int with_scales)
 {
-    mkdir(dir, 0755);
     char p[512];
     snprintf(p, sizeof p, "%s/config.json", dir);
     FILE *f = fopen(p, "w");
+    if (!f) { CHECK_MSG(0, "cannot write %s", p); return; }
     fprintf(f, "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", \"hidden_size\": 128, "
                "\"intermediate_size\": 256, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
                "\"num_key_value_heads\": 4, \"vocab_size\": 300, \"max_position_embeddings\": 256, "
@@ -77,6 +78,7 @@ static void write_bad(const char *dir, const char *key, const char *val, const i
     hl += snprintf(hdr + hl, sizeof hdr - (size_t)hl, "}");
     snprintf(p, sizeof p, "%s/model.safetensors", dir);
     f = fopen(p, "wb");
+    if (!f) { CHECK_MSG(0, "cannot write %s", p); return; }
     uint64_t h = (uint64_t)hl;
     fwrite(&h, 8, 1, f);
     fwrite(hdr, 1, (size_t)hl, f);
@@ -87,7 +89,8 @@ static void write_bad(const char *dir, const char *key, const char *val, const i
 
 static void test_bad_inputs(void)
 {
-    const char *dir = "build/test_awq_hub_bad";
+    char dir[] = "/tmp/bd_awq_hub_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK_MSG(0, "mkdtemp"); return; }
     const int64_t qw[2] = {256, 32}, qz[2] = {2, 32}, sc[2] = {2, 256}, badz[2] = {3, 32};
     bd_model *m = NULL;
     bd_err err = {0};
@@ -106,6 +109,12 @@ static void test_bad_inputs(void)
     err = (bd_err){0};
     CHECK_EQ_INT(bd_model_load(dir, &m, &err), BD_EUNSUP);
     CHECK(m == NULL);
+    char p[512];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    remove(p);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    remove(p);
+    rmdir(dir);
 }
 
 int main(void)
