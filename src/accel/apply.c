@@ -11,6 +11,7 @@
 #include "awq.h"
 #include "bnb4.h"
 #include "int8.h"
+#include "sparse50.h"
 #include "wanda.h"
 
 /* The seven decoder linears of layer l, in a fixed order. */
@@ -134,7 +135,11 @@ int bd_accel_apply(bd_model *m, const char *spec, const bd_accel_opts *opts, bd_
             if ((rc = bd_sparse24_pack_model(m, &out->n_converted, err))) return rc;
             NOTE("2:4 weights stored as values + 2-bit indices; ");
         } else if (s.prune) {
-            NOTE("pruned weights stored dense in their float dtype (zeros explicit); ");
+            int64_t packed = 0;
+            if ((rc = bd_sparse50_pack_model(m, &packed, err))) return rc;
+            out->n_converted += packed;
+            if (packed) NOTE("%lld pruned linears stored as bitmask + kept values; ", (long long)packed);
+            else NOTE("pruned weights stored dense in their float dtype (zeros explicit); ");
         }
     }
     if (s.kv_bits) {

@@ -39,6 +39,7 @@ int cmd_bench(int argc, char **argv)
         {"--calib", NULL, 1, "calibration for awq4/wanda: FILE or selfgen (default selfgen)", NULL},
         {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
         {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
+        BD_COMPUTE_OPT,
     };
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no, "usage: biasdrift bench --model PATH [--threads N] [--bw GBPS]");
@@ -60,6 +61,7 @@ int cmd_bench(int argc, char **argv)
         return rc;
     bd_accel_opts ao = {.calib = bd_opt_get(opts, no, "--calib"), .calib_samples = (int)cs,
                         .calib_seqlen = (int)cl};
+    if ((rc = bd_session_compute_opt(bd_opt_get(opts, no, "--compute"), &ao.compute))) return rc;
     if (!ao.calib) ao.calib = "selfgen"; /* bench has no tokenizer: calibration text comes from the model */
     bd_err err = {0};
     bd_session_opts so = {.model_path = bd_opt_get(opts, no, "--model"), .threads = (int)threads,

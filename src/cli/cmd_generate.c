@@ -77,11 +77,12 @@ int cmd_generate(int argc, char **argv)
         {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
         {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
+        BD_COMPUTE_OPT,
     };
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no,
                            "usage: biasdrift generate --model PATH [--tokenizer PATH] [--prompt TEXT] [-n N] "
-                           "[--temp T] [--top-p P] [--top-k K] [--seed S] [--threads N] [--accel SPEC]");
+                           "[--temp T] [--top-p P] [--top-k K] [--seed S] [--threads N] [--accel SPEC] [--compute fp32|bf16|fp16]");
     if (rc) return rc < 0 ? 0 : rc;
     const char *accel = bd_opt_get(opts, no, "--accel");
     if (accel && !strcmp(accel, "help")) {
@@ -111,6 +112,7 @@ int cmd_generate(int argc, char **argv)
      * sampling seed must not change the quantized model being sampled */
     bd_accel_opts ao = {.calib = bd_opt_get(opts, no, "--calib"), .calib_samples = (int)cs,
                         .calib_seqlen = (int)cl, .threads = (int)threads};
+    if ((rc = bd_session_compute_opt(bd_opt_get(opts, no, "--compute"), &ao.compute))) return rc;
     bd_session *s = NULL;
     int32_t *ids = NULL, *gen = NULL, *stop = NULL;
     size_t n_ids = 0;

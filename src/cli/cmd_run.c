@@ -16,7 +16,7 @@ static const char USAGE[] =
     "usage: biasdrift run --model PATH [--tokenizer PATH] [--accel SPEC] --bench LIST\n"
     "                     [--template paper|on|off|both] [--samples N] [--limit N] [--data DIR]\n"
     "                     [--db FILE] [--seed S] [--threads N] [--calib FILE|selfgen]\n"
-    "                     [--calib-samples N] [--calib-seqlen N]\n\n"
+    "                     [--calib-samples N] [--calib-seqlen N] [--compute fp32|bf16|fp16]\n\n"
     "Runs bias benchmarks and stores every item in a SQLite database; rerunning the\n"
     "same command resumes where it stopped (a killed run loses at most one item).\n\n"
     "benchmarks (--bench, comma-separated, or all):\n"
@@ -25,6 +25,9 @@ static const char USAGE[] =
     "acceleration (--accel SPEC): none (default), int8, fp4, nf4, awq4, kv4, kv8, wanda50,\n"
     "  wanda2:4, ... joined with '+' (biasdrift run --accel help lists them); the run key\n"
     "  records the canonical spelling.\n\n"
+    "compute (--compute): the dtype each linear layer's input and output are rounded to,\n"
+    "  emulating the paper's mixed precision (bf16 for 4-bit, fp16 for int8/AWQ) with fp32\n"
+    "  accumulation; fp32 (default) rounds nothing. Recorded in the run key.\n\n"
     "data (--data DIR, layout of ../shared/datasets/; several folders: DIR1:DIR2, searched in order):\n"
     "  DIR/crows_pairs/crows_pairs_anonymized.csv\n"
     "  DIR/global_opinion_qa/global_opinions.csv   (HF Anthropic/llm_global_opinions)\n"
@@ -128,7 +131,8 @@ int bd_cli_run_benches(const char *model, const char *tokenizer, const char *acc
     if (!s->model->digest[0] && (rc = bd_model_digest(s->model, err))) goto out;
     if ((rc = bd_store_open(&db, db_path, BD_STORE_CREATE, err))) goto out;
     if (calibrated && (rc = check_calib(db, s->model->digest, spec.canon, calib, err))) goto out;
-    bd_run_env env = {s->model, s->tok, s->eng, model, s->model->digest, spec.canon, "fp32",
+    bd_run_env env = {s->model, s->tok, s->eng, model, s->model->digest, spec.canon,
+                      bd_compute_name(s->accel.compute),
                       tmpl, bos ? bos : "", eos ? eos : ""};
     if ((rc = bd_run(db, &env, ro, outcomes, n_outcomes, err))) goto out;
     for (size_t i = 0; i < *n_outcomes && !rc; i++)
@@ -163,6 +167,7 @@ int cmd_run(int argc, char **argv)
         {"--db", NULL, 1, "results database (default biasdrift.db)", NULL},
         {"--seed", NULL, 1, "sampling seed (default 0)", NULL},
         {"--threads", "-t", 1, "threads (default all cores)", NULL},
+        BD_COMPUTE_OPT,
         {"--quiet", "-q", 0, "no progress output", NULL},
         {"--verbose", "-v", 0, "show each benchmark's first prompt as text and ids (e.g. the double BOS)", NULL},
     };
@@ -198,6 +203,7 @@ int cmd_run(int argc, char **argv)
     int failed_open;
     bd_accel_opts ao = {.calib = bd_opt_get(opts, n, "--calib"), .calib_samples = (int)cs, .calib_seqlen = (int)cl,
                         .seed = (uint64_t)seed, .threads = (int)threads};
+    if ((rc = bd_session_compute_opt(bd_opt_get(opts, n, "--compute"), &ao.compute))) return rc;
     rc = bd_cli_run_benches(model, bd_opt_get(opts, n, "--tokenizer"), accel, &ao, (int)threads,
                             db_path, &ro, &out, &n_out, &failed_open, &err);
     if (rc) return bd_cli_report(&err);

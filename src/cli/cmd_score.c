@@ -81,10 +81,11 @@ int cmd_score(int argc, char **argv)
         {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
         {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
+        BD_COMPUTE_OPT,
     };
     const int no = (int)(sizeof opts / sizeof opts[0]);
     int rc = bd_opts_parse(argc, argv, opts, no,
-                           "usage: biasdrift score --model PATH [--tokenizer PATH] --input FILE.jsonl [--accel SPEC]");
+                           "usage: biasdrift score --model PATH [--tokenizer PATH] --input FILE.jsonl [--accel SPEC] [--compute fp32|bf16|fp16]");
     if (rc) return rc < 0 ? 0 : rc;
     const char *accel = bd_opt_get(opts, no, "--accel");
     if (accel && !strcmp(accel, "help")) {
@@ -96,6 +97,8 @@ int cmd_score(int argc, char **argv)
         (rc = bd_opt_int(opts, no, "--calib-samples", 0, 1 << 20, &cs)) ||
         (rc = bd_opt_int(opts, no, "--calib-seqlen", 0, 1 << 20, &cl)))
         return rc;
+    bd_compute compute;
+    if ((rc = bd_session_compute_opt(bd_opt_get(opts, no, "--compute"), &compute))) return rc;
     const char *path = bd_opt_get(opts, no, "--input");
     if (!path) {
         fprintf(stderr, "biasdrift score: --input FILE.jsonl is required\n");
@@ -112,7 +115,7 @@ int cmd_score(int argc, char **argv)
                           .tok_path = bd_opt_get(opts, no, "--tokenizer"),
                           .threads = (int)threads, .need_tok = 1, .accel_spec = accel};
     bd_accel_opts ao = {.calib = bd_opt_get(opts, no, "--calib"), .calib_samples = (int)cs,
-                        .calib_seqlen = (int)cl, .threads = (int)threads};
+                        .calib_seqlen = (int)cl, .threads = (int)threads, .compute = compute};
     bd_session *s = NULL;
     char *line = NULL;
     size_t cap = 0;

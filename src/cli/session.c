@@ -1,5 +1,7 @@
 #include "session.h"
 
+#include "cli.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ static int apply_accel(bd_session *s, const bd_session_opts *o, const bd_accel_o
     if (rc) return bd_wrap(err, "--accel %s", o->accel_spec ? o->accel_spec : "none");
     s->eopts.kv_codec = s->accel.kv_codec;
     s->eopts.kv_codec_params = s->accel.kv_codec_params;
+    s->eopts.compute = (int)s->accel.compute;
     return 0;
 }
 
@@ -62,6 +65,13 @@ int bd_session_open_accel(const bd_session_opts *o, const bd_accel_opts *ao, bd_
 fail:
     bd_session_free(s);
     return rc;
+}
+
+int bd_session_compute_opt(const char *val, bd_compute *out)
+{
+    bd_err err = {0};
+    *out = BD_COMPUTE_FP32;
+    return bd_compute_parse(val, out, &err) ? bd_cli_report(&err) : 0;
 }
 
 void bd_session_free(bd_session *s)

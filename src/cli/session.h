@@ -35,4 +35,11 @@ int bd_session_open(const bd_session_opts *o, bd_session **out, bd_err *err);
 int bd_session_open_accel(const bd_session_opts *o, const bd_accel_opts *ao, bd_session **out, bd_err *err);
 void bd_session_free(bd_session *s);
 
+/* The --compute option shared by run/generate/score/bench: the linear-layer
+ * dtype the engine emulates (decisions.md §1; engine.h bd_engine_opts.compute),
+ * carried to the session in bd_accel_opts.compute. val NULL = fp32. Prints the
+ * error and returns 2 on a bad value. */
+#define BD_COMPUTE_OPT {"--compute", NULL, 1, "linear-layer dtype emulated: fp32 (default), bf16 or fp16", NULL}
+int bd_session_compute_opt(const char *val, bd_compute *out);
+
 #endif

@@ -2,7 +2,8 @@
  * RMSNorm, RoPE (theta, llama3 scaling; interleaved or rotate-half q/k
  * layouts), grouped-query causal attention, SwiGLU MLP, final norm and the
  * (tied or untied) head. Activations and accumulation are fp32; numerics
- * follow transformers' LlamaForCausalLM in fp32 operation by operation. */
+ * follow transformers' LlamaForCausalLM in fp32 operation by operation
+ * (opts.compute can round every linear's input and output to bf16/fp16). */
 #include "engine_impl.h"
 
 #include <math.h>
@@ -138,6 +139,12 @@ int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_e
     e->codec = o.kv_codec;
     e->codec_params = o.kv_codec_params;
     e->k = bd_kern_pick(o.kern_level ? o.kern_level - 1 : -1);
+    if (o.compute < 0 || o.compute > 2) {
+        free(e);
+        return bd_fail(err, BD_EINPUT, "engine: compute dtype %d: expected 0 (fp32), 1 (bf16) or 2 (fp16)",
+                       o.compute);
+    }
+    e->compute = o.compute;
 
     if ((rc = bd_pool_new(o.threads, &e->pool, err))) goto fail;
     e->nthr = bd_pool_threads(e->pool);
@@ -346,6 +353,23 @@ static void swiglu_task(void *ctx, int64_t t, int thread)
     for (size_t i = 0; i < H; i++) g[i] = g[i] * (1.0f / (1.0f + expf(-g[i]))) * u[i];
 }
 
+/* --compute bf16/fp16 (decisions.md §1) emulates torch running each linear in
+ * that dtype: its input and output are rounded to the dtype (nearest-even, fp16
+ * overflowing to inf as torch's casts do), while the products are accumulated
+ * in fp32, as torch's bf16/fp16 matmuls do on CPU and on GPU tensor cores. The
+ * accumulation order still differs from torch's kernels, and everything
+ * between linears (norms, rope, softmax, SwiGLU, residual stream) stays fp32
+ * here, whereas a model cast to bf16 in torch would also round those: this is
+ * an approximation of the mixed precision, not a bit-exact replica. fp32
+ * leaves the buffers untouched (bit-identical to no emulation). */
+static void round_act(const bd_engine *e, float *p, size_t n)
+{
+    if (e->compute == 1)
+        for (size_t i = 0; i < n; i++) p[i] = bd_bf16_to_f32(bd_f32_to_bf16(p[i]));
+    else if (e->compute == 2)
+        for (size_t i = 0; i < n; i++) p[i] = bd_f16_to_f32(bd_f32_to_f16(p[i]));
+}
+
 static void observe(const bd_engine *e, int l, const char *which, const float *x, int n, int in)
 {
     if (e->obs) e->obs(e->obs_ctx, l, which, x, n, in);
@@ -364,34 +388,45 @@ static int layer(bd_engine *e, int l, float *x, int n, int pos0, float *kb, floa
     if ((rc = ensure_scores(e, pos0 + n, err))) return rc;
     const float *wn = e->norms + 2 * (size_t)l * D;
     norm_rows(e, e->xb, x, wn, n);
+    round_act(e, e->xb, (size_t)n * D);
     observe(e, l, "q", e->xb, n, D);
     observe(e, l, "k", e->xb, n, D);
     observe(e, l, "v", e->xb, n, D);
     float *kn = kb + (size_t)pos0 * kvd, *vn = vb + (size_t)pos0 * kvd;
     bd_mm qkv[3] = {{L->wq, e->q}, {L->wk, kn}, {L->wv, vn}};
     if ((rc = bd_matmul(&e->mm, qkv, 3, e->xb, n, err))) return rc;
+    round_act(e, e->q, (size_t)n * e->q_dim);
+    round_act(e, kn, (size_t)n * kvd);
+    round_act(e, vn, (size_t)n * kvd);
     for (int t = 0; t < n; t++) {
         rope(e, e->q + (size_t)t * e->q_dim, c->n_heads, pos0 + t);
         rope(e, kn + (size_t)t * kvd, c->n_kv_heads, pos0 + t);
     }
     att_job aj = {e, e->q, kb, vb, e->att, pos0};
     bd_pool_run(e->pool, att_task, &aj, (int64_t)n * c->n_heads);
+    round_act(e, e->att, (size_t)n * e->q_dim);
     observe(e, l, "o", e->att, n, e->q_dim);
     bd_mm o = {L->wo, e->xo};
     if ((rc = bd_matmul(&e->mm, &o, 1, e->att, n, err))) return rc;
+    round_act(e, e->xo, (size_t)n * D);
     for (size_t i = 0; i < (size_t)n * D; i++) x[i] += e->xo[i];
 
     const float *fn = e->norms + (2 * (size_t)l + 1) * D;
     norm_rows(e, e->xb, x, fn, n);
+    round_act(e, e->xb, (size_t)n * D);
     observe(e, l, "gate", e->xb, n, D);
     observe(e, l, "up", e->xb, n, D);
     bd_mm gu[2] = {{L->w_gate, e->hb}, {L->w_up, e->hb2}};
     if ((rc = bd_matmul(&e->mm, gu, 2, e->xb, n, err))) return rc;
+    round_act(e, e->hb, (size_t)n * c->hidden_dim);
+    round_act(e, e->hb2, (size_t)n * c->hidden_dim);
     row_job sj = {e, e->hb, e->hb2, NULL};
     bd_pool_run(e->pool, swiglu_task, &sj, n);
+    round_act(e, e->hb, (size_t)n * c->hidden_dim);
     observe(e, l, "down", e->hb, n, c->hidden_dim);
     bd_mm dn = {L->w_down, e->xo};
     if ((rc = bd_matmul(&e->mm, &dn, 1, e->hb, n, err))) return rc;
+    round_act(e, e->xo, (size_t)n * D);
     for (size_t i = 0; i < (size_t)n * D; i++) x[i] += e->xo[i];
     return 0;
 }
@@ -431,8 +466,11 @@ int bd_engine_head(bd_engine *e, int r0, int n, float *out, bd_err *err)
     const int D = e->c.dim;
     const float *w = e->norms + 2 * (size_t)e->c.n_layers * D;
     norm_rows(e, e->xb, e->x + (size_t)r0 * D, w, n);
+    round_act(e, e->xb, (size_t)n * D);
     bd_mm h = {e->m->output, out};
-    return bd_matmul(&e->mm, &h, 1, e->xb, n, err);
+    int rc = bd_matmul(&e->mm, &h, 1, e->xb, n, err);
+    if (!rc) round_act(e, out, (size_t)n * e->c.vocab_size);
+    return rc;
 }
 
 int bd_engine_run(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n, bd_chunk_fn fn, void *ctx,

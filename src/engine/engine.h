@@ -31,6 +31,12 @@ typedef struct bd_engine_opts {
     const bd_kv_codec *kv_codec; /* NULL = full precision fp32 cache */
     const void *kv_codec_params;
     int kern_level;       /* 0 = best the CPU has; 1 scalar, 2 AVX2, 3 AVX-512 (tests) */
+    int compute;          /* linear-layer dtype emulation (decisions.md §1): 0 fp32 (no
+                           * rounding), 1 bf16, 2 fp16 (values of accel.h's bd_compute).
+                           * The input x of every linear (q/k/v/o, gate/up/down, head) and
+                           * its output are rounded to that dtype (nearest-even; fp16
+                           * overflows to inf); accumulation stays fp32 and the elementwise
+                           * ops (norms, rope, softmax, SwiGLU, residual adds) stay fp32. */
 } bd_engine_opts;
 
 int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_err *err);

@@ -14,6 +14,7 @@ struct bd_engine {
     bd_pool *pool;
     bd_mmctx mm;
     int nthr, max_batch, q_dim, kv_dim;
+    int compute;             /* bd_engine_opts.compute */
     bd_linear_observer obs;
     void *obs_ctx;
     const bd_kv_codec *codec;

@@ -7,8 +7,13 @@
  * and equals the same strategy restored from a `biasdrift quantize` file
  * (two separate code paths: in-process packing vs. the saved tensors),
  * calibrated wanda50 runs through --calib, an invalid spec exits 2 naming
- * the valid ones. The strategies' numerics are checked against bitsandbytes/AutoAWQ/HQQ goldens in tests/accel/. */
+ * the valid ones. --compute (decisions.md §1): fp32 is the default and
+ * changes nothing, bf16 changes the numbers and gets its own run key (read
+ * from the database with sqlite directly), a bad value exits 2 on every
+ * command that takes it. The strategies' numerics are checked against bitsandbytes/AutoAWQ/HQQ goldens in tests/accel/. */
+#include <sqlite3.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "../test.h"
 
@@ -121,6 +126,76 @@ static void greedy(const char *model_args, const char *n, const char *expected_p
     free(want);
 }
 
+/* The compute column of each run in the database, "fp32,bf16,..." by id. */
+static void run_computes(const char *db, char *out, size_t cap)
+{
+    out[0] = 0;
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) { sqlite3_close(h); return; }
+    if (sqlite3_prepare_v2(h, "SELECT compute, accel FROM runs ORDER BY id", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            size_t l = strlen(out);
+            snprintf(out + l, cap - l, "%s%s/%s", l ? "," : "", (const char *)sqlite3_column_text(st, 0),
+                     (const char *)sqlite3_column_text(st, 1));
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(h);
+}
+
+static void compute_checks(void)
+{
+    char cmd[1024], db[128], keys[256];
+    int st;
+    snprintf(db, sizeof db, "/tmp/bd_engine_compute_%d.db", (int)getpid());
+    remove(db);
+    const char *r = "run --model " S260 "stories260K.gguf --bench crows_pairs --limit 3 -q --threads 2";
+    snprintf(cmd, sizeof cmd, "%s %s --db %s", prog(), r, db);
+    char *a = run(cmd, &st);
+    CHECK_EQ_INT(st, 0);
+    snprintf(cmd, sizeof cmd, "%s %s --db %s --compute bf16", prog(), r, db);
+    char *b = run(cmd, &st);
+    CHECK_EQ_INT(st, 0);
+    /* the same bf16 run again resumes its run: no third key */
+    char *c = run(cmd, &st);
+    CHECK_EQ_INT(st, 0);
+    CHECK_MSG(a && b && strstr(a, "log_prob_diff=") && strcmp(a, b), "bf16 should change the scores:\n%s%s",
+              a ? a : "", b ? b : "");
+    const char *mb = b ? strstr(b, "log_prob_diff=") : NULL, *mc = c ? strstr(c, "log_prob_diff=") : NULL;
+    CHECK_MSG(mb && mc && strstr(c, "resumed") && !strncmp(mb, mc, strcspn(mb, ",")), "bf16 rerun:\n%s%s",
+              b ? b : "", c ? c : "");
+    run_computes(db, keys, sizeof keys);
+    CHECK_STR(keys, "fp32/none,bf16/none");
+    free(a); free(b); free(c);
+    remove(db);
+
+    /* explicit fp32 is the default, byte for byte */
+    snprintf(cmd, sizeof cmd, "%s generate --model " S260 "stories260K.gguf -n 200 --temp 0 --threads 2 --compute fp32",
+             prog());
+    a = run(cmd, &st);
+    char *want = test_read_file(S260 "expected_greedy_t0_n256.txt", NULL);
+    CHECK_MSG(st == 0 && a && want && !strncmp(a, want, strlen(a) - 1), "--compute fp32: %s", a ? a : "");
+    free(a);
+    free(want);
+    snprintf(cmd, sizeof cmd, "%s generate --model " S260 "stories260K.gguf -n 20 --temp 0 --threads 2 --compute fp16",
+             prog());
+    a = run(cmd, &st);
+    CHECK_EQ_INT(st, 0);
+    free(a);
+
+    const char *bad[] = {"run --model " S260 "stories260K.gguf --bench crows_pairs --db /tmp/bd_never.db",
+                         "generate --model " S260 "stories260K.gguf", "score --model " S260 "stories260K.gguf --input -",
+                         "bench --model " S260 "stories260K.gguf"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s --compute int4 </dev/null 2>&1", prog(), bad[i]);
+        a = run(cmd, &st);
+        CHECK_MSG(st == 2 && a && strstr(a, "fp32, bf16 or fp16"), "%s: exit %d: %s", bad[i], st, a ? a : "");
+        free(a);
+    }
+    remove("/tmp/bd_never.db");
+}
+
 int main(void)
 {
     greedy("--model " S260 "stories260K.bin --tokenizer " S260 "tok512.bin", "256", S260 "expected_greedy_t0_n256.txt", 1);
@@ -129,6 +204,7 @@ int main(void)
     greedy("--model " AID "aidreams260K.bin --tokenizer " AID "tok512.bin", "128", AID "expected_greedy_t0_n128.txt", 2);
 
     accel_checks();
+    compute_checks();
 
     /* sampling: seeded runs repeat, different seeds differ */
     char cmd[1024];

@@ -95,6 +95,7 @@ typedef struct ref {
     /* optional codec simulation: scale[layer? no: pos] applied to history K/V
      * positions when attended (1 = full precision) */
     double *hist_scale;
+    int compute;         /* 0 none; 1 bf16, 2 fp16: round each linear's input and output */
 } ref;
 
 static void ref_init(ref *R, tiny *T, int cap)
@@ -123,6 +124,30 @@ static void ref_init(ref *R, tiny *T, int cap)
         }
         R->inv[i] = f;
     }
+}
+
+/* x rounded to nearest-even with `bits` significant bits, normal exponents
+ * >= emin (below: fixed quantum 2^(emin-bits+1), i.e. subnormals), and
+ * anything above maxv becoming inf: bf16 (8, -126, (2-2^-7)*2^127) and fp16
+ * (11, -14, 65504) written from the formats' definitions, not from the
+ * model module's converters. */
+static double ref_round_fmt(double x, int bits, int emin, double maxv)
+{
+    if (!isfinite(x) || x == 0) return x;
+    int e;
+    frexp(x, &e); /* |x| in [2^(e-1), 2^e) */
+    int lead = e - 1 < emin ? emin : e - 1;
+    int q = lead - (bits - 1);
+    double r = ldexp(rint(ldexp(x, -q)), q); /* rint: nearest-even in the default mode */
+    if (fabs(r) > maxv) return copysign(INFINITY, x);
+    return r;
+}
+
+static void ref_round(const ref *R, double *v, int n)
+{
+    for (int i = 0; i < n && R->compute; i++)
+        v[i] = R->compute == 1 ? ref_round_fmt(v[i], 8, -126, ldexp(2 - ldexp(1, -7), 127))
+                               : ref_round_fmt(v[i], 11, -14, 65504);
 }
 
 static void ref_free(ref *R) { free(R->k); free(R->v); free(R->inv); free(R->hist_scale); }
@@ -177,9 +202,13 @@ static void ref_step(ref *R, int32_t tok, double *logits, double *hid)
         const bd_layer *L = &T->m.layers[l];
         double *K = R->k + (size_t)l * R->cap * kd, *V = R->v + (size_t)l * R->cap * kd;
         ref_norm(x, tiny_vals(T, L->attn_norm), D, c->norm_eps, xb);
+        ref_round(R, xb, D);
         ref_matvec(T, L->wq, xb, q);
         ref_matvec(T, L->wk, xb, K + (size_t)R->pos * kd);
         ref_matvec(T, L->wv, xb, V + (size_t)R->pos * kd);
+        ref_round(R, q, qd);
+        ref_round(R, K + (size_t)R->pos * kd, kd);
+        ref_round(R, V + (size_t)R->pos * kd, kd);
         ref_rope(R, q, c->n_heads, R->pos);
         ref_rope(R, K + (size_t)R->pos * kd, c->n_kv_heads, R->pos);
         for (int h = 0; h < c->n_heads; h++) {
@@ -199,19 +228,28 @@ static void ref_step(ref *R, int32_t tok, double *logits, double *hid)
                 att[h * hd + i] = a;
             }
         }
+        ref_round(R, att, qd);
         ref_matvec(T, L->wo, att, o);
+        ref_round(R, o, D);
         for (int i = 0; i < D; i++) x[i] += o[i];
         ref_norm(x, tiny_vals(T, L->ffn_norm), D, c->norm_eps, xb);
+        ref_round(R, xb, D);
         ref_matvec(T, L->w_gate, xb, g);
         ref_matvec(T, L->w_up, xb, u);
+        ref_round(R, g, H);
+        ref_round(R, u, H);
         for (int i = 0; i < H; i++) g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+        ref_round(R, g, H);
         ref_matvec(T, L->w_down, g, o);
+        ref_round(R, o, D);
         for (int i = 0; i < D; i++) x[i] += o[i];
     }
     if (hid) memcpy(hid, x, sizeof(double) * D);
     if (logits) {
         ref_norm(x, tiny_vals(T, T->m.out_norm), D, c->norm_eps, xb);
+        ref_round(R, xb, D);
         ref_matvec(T, T->m.output, xb, logits);
+        ref_round(R, logits, c->vocab_size);
     }
     R->pos++;
     free(x); free(xb); free(q); free(att); free(o); free(g); free(u); free(sc);
