@@ -21,6 +21,7 @@
 #include "bnb4.h"
 #include "int8.h"
 #include "parts.h"
+#include "sparse50.h"
 #include "wanda.h"
 #include "wutil.h"
 
@@ -31,6 +32,7 @@ static const char *kind_of(const bd_tensor *t)
     if (t->ops == &bd_int8_ops) return "int8";
     if (t->ops == &bd_sparse24_ops) return "sparse24";
     if (t->ops == &bd_awq4_ops) return "awq4";
+    if (t->ops == &bd_sparse50_ops) return "sparse50";
     return NULL;
 }
 
@@ -42,6 +44,7 @@ static int tensor_parts(const bd_tensor *t, bd_parts *p)
     if (!strcmp(k, "int8")) return bd_int8_parts(t, p);
     if (!strcmp(k, "sparse24")) return bd_sparse24_parts(t, p);
     if (!strcmp(k, "awq4")) return bd_awq4_parts(t, p);
+    if (!strcmp(k, "sparse50")) return bd_sparse50_parts(t, p);
     memset(p, 0, sizeof *p);
     p->n = 1;
     p->ptr[0] = t->data;
@@ -212,6 +215,13 @@ int bd_accel_load(bd_model *m, const char *path, bd_accel_spec *spec, bd_err *er
                 int64_t g = p.param[0], ng = g > 0 ? cols / g : 0;
                 need[0] = (size_t)(n / 2); need[1] = (size_t)(rows * ng) * 2; need[2] = (size_t)(rows * ng);
                 if (p.n != 3 || g <= 0 || cols % g || g % 2) rc = 1;
+            } else if (!strcmp(kind, "sparse50")) {
+                /* values: param[1] of them; masks/offsets are cross-checked by restore */
+                int64_t nnz = p.param[1];
+                need[0] = nnz >= 0 && nnz <= n ? (size_t)nnz * (p.param[0] == BD_F32 ? 4 : 2) : 0;
+                need[1] = (size_t)(rows * ((cols + 31) / 32)) * 4;
+                need[2] = (size_t)(rows + 1) * 8;
+                if (p.n != 3 || nnz < 0 || nnz > n || (p.param[0] != BD_F32 && p.param[0] != BD_F16 && p.param[0] != BD_BF16)) rc = 1;
             } else if (!strcmp(kind, "dense")) {
                 int dt = (int)p.param[0];
                 if (p.n != 1 || (dt != BD_F32 && dt != BD_F16 && dt != BD_BF16)) rc = 1;
@@ -227,6 +237,7 @@ int bd_accel_load(bd_model *m, const char *path, bd_accel_spec *spec, bd_err *er
             else if (!strcmp(kind, "int8")) rc = bd_int8_restore(t, bufs, &p, err);
             else if (!strcmp(kind, "sparse24")) rc = bd_sparse24_restore(t, bufs, &p, err);
             else if (!strcmp(kind, "awq4")) rc = bd_awq4_restore(t, bufs, &p, err);
+            else if (!strcmp(kind, "sparse50")) rc = bd_sparse50_restore(t, bufs, &p, err);
             else {
                 bd_tensor_set_f32(t, bufs[0]);
                 t->dtype = (bd_dtype)p.param[0];

@@ -89,22 +89,69 @@ SP50_TARGET static inline int expand32(const sp50 *p, const void *vp, uint32_t m
     return __builtin_popcount(m);
 }
 
+/* F16/BF16 rows, the decode case: one 32-input block per step. Decode is
+ * bound by memory: software prefetch runs ahead of both streams, across row
+ * ends (rows follow each other in memory; the hardware prefetcher stops at
+ * page boundaries). x is read unmasked for full blocks and only at kept
+ * lanes of a short last block, so it never reads past the row. */
+#ifndef SP50_PF
+#define SP50_PF 2048 /* bytes of values ahead */
+#endif
+#define SP50_BLOCK16(CVT, vp, m, xl, xh, a0, a1) do {                          \
+        __m512i v_ = _mm512_maskz_expandloadu_epi16((__mmask32)(m), vp);        \
+        vp += __builtin_popcount(m);                                           \
+        a0 = _mm512_fmadd_ps(CVT(_mm512_castsi512_si256(v_)), xl, a0);          \
+        a1 = _mm512_fmadd_ps(CVT(_mm512_extracti64x4_epi64(v_, 1)), xh, a1);    \
+    } while (0)
+
+SP50_TARGET static inline __m512 cvt_f16(__m256i a) { return _mm512_cvtph_ps(a); }
+SP50_TARGET static inline __m512 cvt_bf16(__m256i a)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(a), 16));
+}
+
+#define SP50_MM16(NAME, CVT)                                                                    \
+SP50_TARGET static void NAME(const sp50 *p, const float *xt, float *yt, int64_t r0, int64_t r1) \
+{                                                                                               \
+    int64_t full = p->cols / 32;                                                                \
+    const uint16_t *vals = p->vals;                                                             \
+    for (int64_t r = r0; r < r1; r++) {                                                         \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;                                               \
+        const uint16_t *va = vals + p->off[r];                                                  \
+        const uint32_t *ma = p->mask + r * p->words;                                            \
+        for (int64_t b = 0; b < full; b++) {                                                    \
+            _mm_prefetch((const char *)va + SP50_PF, _MM_HINT_T0);                             \
+            if (!(b & 15)) _mm_prefetch((const char *)(ma + b) + SP50_PF / 8, _MM_HINT_T0);     \
+            __m512 xl = _mm512_loadu_ps(xt + b * 32), xh = _mm512_loadu_ps(xt + b * 32 + 16);   \
+            SP50_BLOCK16(CVT, va, ma[b], xl, xh, a0, a1);                                       \
+        }                                                                                       \
+        for (int64_t b = full; b < p->words; b++) {                                             \
+            uint32_t m = ma[b];                                                                 \
+            __m512 xl = _mm512_maskz_loadu_ps((__mmask16)(m & 0xffff), xt + b * 32);            \
+            __m512 xh = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), xt + b * 32 + 16);          \
+            SP50_BLOCK16(CVT, va, m, xl, xh, a0, a1);                                           \
+        }                                                                                       \
+        yt[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                    \
+    }                                                                                           \
+}
+SP50_MM16(mm_f16, cvt_f16)
+SP50_MM16(mm_bf16, cvt_bf16)
+
 SP50_TARGET static void mm_avx512(const sp50 *p, const float *x, int n, float *y, int64_t r0, int64_t r1)
 {
     size_t vs = vsize(p->vt);
     for (int t = 0; t < n; t++) {
         const float *xt = x + (int64_t)t * p->cols;
+        if (p->vt == BD_F16) { mm_f16(p, xt, y + (int64_t)t * p->rows, r0, r1); continue; }
+        if (p->vt == BD_BF16) { mm_bf16(p, xt, y + (int64_t)t * p->rows, r0, r1); continue; }
         for (int64_t r = r0; r < r1; r++) {
             __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
             const char *vp = (const char *)p->vals + (size_t)p->off[r] * vs;
             const uint32_t *mw = p->mask + r * p->words;
             for (int64_t b = 0; b < p->words; b++) {
                 uint32_t m = mw[b];
-                if (!m) continue;
                 __m512 lo, hi;
                 vp += (size_t)expand32(p, vp, m, &lo, &hi) * vs;
-                /* only kept lanes are read from x, so a short last block
-                 * never reads past the row */
                 __m512 xl = _mm512_maskz_loadu_ps((__mmask16)(m & 0xffff), xt + b * 32);
                 __m512 xh = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), xt + b * 32 + 16);
                 a0 = _mm512_fmadd_ps(lo, xl, a0);
