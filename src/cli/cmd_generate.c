@@ -72,10 +72,7 @@ int cmd_generate(int argc, char **argv)
         {"--top-k", NULL, 1, "keep the k most likely tokens, 0 = off (default 0)", NULL},
         {"--seed", NULL, 1, "random seed (default 0)", NULL},
         {"--threads", "-t", 1, "threads (default: all cores)", NULL},
-        {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL},
-        {"--calib", NULL, 1, "calibration for awq4 / wanda*: a text or JSONL file, or selfgen", NULL},
-        {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
-        {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
+        BD_ACCEL_OPTS,
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
         BD_COMPUTE_OPT,
     };

@@ -76,10 +76,7 @@ int cmd_score(int argc, char **argv)
         {"--tokenizer", NULL, 1, "tokenizer file (needed for llama2.c checkpoints)", NULL},
         {"--input", "-i", 1, "JSON lines file with {\"text\": ...} per line (- = stdin)", NULL},
         {"--threads", "-t", 1, "threads (default: all cores)", NULL},
-        {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL},
-        {"--calib", NULL, 1, "calibration for awq4 / wanda*: a text or JSONL file, or selfgen", NULL},
-        {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL},
-        {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL},
+        BD_ACCEL_OPTS,
         {"--no-special", NULL, 0, "no BOS/EOS insertion, special-token text stays text", NULL},
         BD_COMPUTE_OPT,
     };

@@ -39,6 +39,13 @@ void bd_session_free(bd_session *s);
  * dtype the engine emulates (decisions.md §1; engine.h bd_engine_opts.compute),
  * carried to the session in bd_accel_opts.compute. val NULL = fp32. Prints the
  * error and returns 2 on a bad value. */
+/* The --accel/--calib option rows shared by generate and score. */
+#define BD_ACCEL_OPTS \
+    {"--accel", NULL, 1, "acceleration spec (default none; --accel help lists them)", NULL}, \
+    {"--calib", NULL, 1, "calibration for awq4 / wanda*: a text or JSONL file, or selfgen", NULL}, \
+    {"--calib-samples", NULL, 1, "calibration sequences (default: the strategy's)", NULL}, \
+    {"--calib-seqlen", NULL, 1, "calibration sequence length (default: the strategy's)", NULL}
+
 #define BD_COMPUTE_OPT {"--compute", NULL, 1, "linear-layer dtype emulated: fp32 (default), bf16 or fp16", NULL}
 int bd_session_compute_opt(const char *val, bd_compute *out);
 
