@@ -141,7 +141,42 @@ static uint64_t item_seed(long long seed, const char *key)
     return mix64((uint64_t)seed ^ mix64(h));
 }
 
-/* Runs one ask. *skip is set (with reason) when the prompt does not fit. */
+/* A generation ask of n prompt tokens: skip it (with reason) when the
+ * prompt does not fit the context, else *max_new = its generation budget.
+ * The prompt is never cut; the budget stops at the context end and the item
+ * records the reduced budget. Returns *skip. */
+static int gen_prepare(item_ctx *c, bd_ask *a, size_t n, int *max_new, int *skip, char *reason, size_t rsz)
+{
+    a->n_prompt = (int)n;
+    if (n == 0 || n >= (size_t)c->ctx_len) {
+        snprintf(reason, rsz, "prompt is %zu tokens, it does not fit the model's context (%d) with a new token",
+                 n, c->ctx_len);
+        *skip = 1;
+        return 1;
+    }
+    *max_new = a->max_new;
+    if (n + (size_t)*max_new > (size_t)c->ctx_len) {
+        *max_new = c->ctx_len - (int)n;
+        a->capped_new = *max_new;
+    }
+    return 0;
+}
+
+/* The generated ids of a prepared ask -> its text and token counts. */
+static int gen_done(item_ctx *c, bd_ask *a, const bd_gen_req *rq, bd_err *err)
+{
+    size_t tl;
+    int rc = bd_tok_decode(c->env->tok, rq->out, (size_t)rq->n_out, 0, &a->gen, &tl, err);
+    a->n_gen = rq->n_out;
+    c->tokens += (long long)rq->n + rq->n_out;
+    if (rq->n + rq->n_out > c->max_tokens) c->max_tokens = rq->n + rq->n_out;
+    return rc;
+}
+
+/* Runs one ask. *skip is set (with reason) when the prompt does not fit.
+ * Generation always goes through bd_generate_batch (here with one request),
+ * so an item's output is the same whether it is decoded alone or together
+ * with others (run_group). */
 static int run_ask(item_ctx *c, bd_ask *a, const bd_sampling *samp, int *skip, char *reason, size_t rsz,
                    bd_err *err)
 {
@@ -209,32 +244,14 @@ static int run_ask(item_ctx *c, bd_ask *a, const bd_sampling *samp, int *skip, c
             }
         }
     } else {
-        a->n_prompt = (int)n;
-        if (n == 0 || n >= (size_t)c->ctx_len) {
-            snprintf(reason, rsz, "prompt is %zu tokens, it does not fit the model's context (%d) with a new token",
-                     n, c->ctx_len);
-            *skip = 1;
-        } else {
-            /* The prompt is never cut; the generation budget stops at the
-             * context end and the item records the reduced budget. */
-            int max_new = a->max_new;
-            if (n + (size_t)max_new > (size_t)c->ctx_len) {
-                max_new = c->ctx_len - (int)n;
-                a->capped_new = max_new;
-            }
+        int max_new = 0;
+        if (!gen_prepare(c, a, n, &max_new, skip, reason, rsz)) {
+            bd_gen_req rq = {ids, (int)n, max_new, *samp, NULL, 0};
             const int32_t *stop;
             int n_stop = bd_tok_eog(env->tok, &stop);
-            int32_t *out = NULL;
-            int n_out = 0;
-            rc = bd_generate(env->engine, ids, (int)n, max_new, samp, stop, n_stop, NULL, NULL, &out, &n_out, err);
-            if (!rc) {
-                size_t tl;
-                rc = bd_tok_decode(env->tok, out, (size_t)n_out, 0, &a->gen, &tl, err);
-                a->n_gen = n_out;
-                c->tokens += (long long)n + n_out;
-                if ((int)n + n_out > c->max_tokens) c->max_tokens = (int)n + n_out;
-            }
-            free(out);
+            rc = bd_generate_batch(env->engine, &rq, 1, stop, n_stop, err);
+            if (!rc) rc = gen_done(c, a, &rq, err);
+            free(rq.out);
         }
     }
     if (seq != ids) free(seq);
@@ -304,6 +321,110 @@ static void prompt_hash(const bd_ask *a, int n, char hex[65])
     bd_sha256_to_hex(d, hex);
 }
 
+/* An item in flight: its asks, then its outcome. */
+typedef struct pend {
+    char key[96];
+    size_t row;
+    bd_sampling samp;
+    bd_ask asks[4];
+    int na, skip;
+    char reason[512];
+    bd_item_out out;
+    double t0;
+} pend;
+
+/* Computes the asks of np items: generation asks together in one
+ * bd_generate_batch call, the others one by one; then each item's finish. */
+static int run_group(item_ctx *ic, const bd_bench_def *def, bd_bench_data *data, const bd_prompt_ctx *pc, pend *pd,
+                     int np, bd_err *err)
+{
+    const bd_run_env *env = ic->env;
+    int rc = 0, nreq = 0, cap = np * 4;
+    bd_gen_req *rq = calloc((size_t)cap, sizeof *rq);
+    int32_t **ids = calloc((size_t)cap, sizeof *ids);
+    bd_ask **who = calloc((size_t)cap, sizeof *who);
+    if (!rq || !ids || !who) rc = bd_oom(err, "generation requests");
+    double t0 = now_s();
+    for (int k = 0; k < np && !rc; k++) {
+        pend *it = &pd[k];
+        it->t0 = t0;
+        rc = def->asks(data, it->row, pc, it->asks, &it->na, err);
+        for (int a = 0; a < it->na && !rc && !it->skip; a++) {
+            bd_ask *as = &it->asks[a];
+            if (as->kind != BD_ASK_GEN) {
+                rc = run_ask(ic, as, &it->samp, &it->skip, it->reason, sizeof it->reason, err);
+                continue;
+            }
+            size_t n = 0;
+            int32_t *tk = NULL;
+            if ((rc = bd_tok_encode(env->tok, as->text, strlen(as->text), as->tok_flags, &tk, &n, err))) break;
+            if (ic->verbose) show_prompt(ic, as->text, tk, n);
+            int max_new = 0;
+            if (gen_prepare(ic, as, n, &max_new, &it->skip, it->reason, sizeof it->reason)) {
+                free(tk);
+                break;
+            }
+            ids[nreq] = tk;
+            who[nreq] = as;
+            rq[nreq] = (bd_gen_req){tk, (int)n, max_new, it->samp, NULL, 0};
+            nreq++;
+        }
+        if (rc) bd_wrap(err, "%s item %s", def->name, it->key);
+    }
+    if (!rc && nreq) {
+        const int32_t *stop;
+        int n_stop = bd_tok_eog(env->tok, &stop);
+        rc = bd_generate_batch(env->engine, rq, nreq, stop, n_stop, err);
+        for (int q = 0; q < nreq && !rc; q++) rc = gen_done(ic, who[q], &rq[q], err);
+    }
+    for (int k = 0; k < np && !rc; k++) {
+        pend *it = &pd[k];
+        /* an item skipped after some of its asks were queued: those results are dropped */
+        if (!it->skip) {
+            rc = def->finish(data, it->row, it->asks, it->na, &it->out, err);
+            if (rc) bd_wrap(err, "%s item %s", def->name, it->key);
+        }
+    }
+    for (int q = 0; q < nreq; q++) { free(ids[q]); free(rq[q].out); }
+    free(rq);
+    free(ids);
+    free(who);
+    return rc;
+}
+
+/* Stores one computed item (seconds: its share of its group's time). */
+static int commit_item(bd_store *db, item_ctx *ic, const bd_bench_def *def, bd_bench_data *data, pend *it,
+                       double seconds, bd_run_outcome *res, bd_err *err)
+{
+    (void)ic;
+    int rc = 0, cap = 0;
+    for (int a = 0; a < it->na; a++) cap = it->asks[a].capped_new ? it->asks[a].capped_new : cap;
+    if (!it->skip && cap && it->out.scores) {
+        json_object *js = json_tokener_parse(it->out.scores);
+        if (js) {
+            json_object_object_add(js, "max_new_tokens_capped", json_object_new_int(cap));
+            free(it->out.scores);
+            it->out.scores = bd_json_take(js);
+            if (!it->out.scores) return bd_oom(err, "scores");
+        }
+        res->n_capped++;
+    }
+    char ph[65];
+    prompt_hash(it->asks, it->na, ph);
+    int skip = it->skip || it->out.skipped;
+    bd_item_in in = {it->key, ph, skip, it->skip ? it->reason : it->out.skip_reason,
+                     it->skip ? NULL : it->out.output, it->skip ? NULL : it->out.answer,
+                     it->skip ? NULL : it->out.scores, data->groups[it->row], seconds};
+    int ins = 0;
+    if (in.skipped && !res->reason[0] && in.skip_reason)
+        snprintf(res->reason, sizeof res->reason, "%s", in.skip_reason);
+    rc = bd_store_item_put(db, res->run_id, &in, &ins, err);
+    res->n_new += ins;
+    if (rc) bd_wrap(err, "%s item %s", def->name, it->key);
+    (void)def;
+    return rc;
+}
+
 static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts *o, const bd_bench_def *def,
                          bd_bench_data *data, int template_on, const size_t *pick, size_t sel, long limit,
                          bd_run_outcome *res, bd_err *err)
@@ -359,6 +480,19 @@ static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts 
                       template_on ? "on" : "off", decoding, def->sampled ? o->seed : 0, env->compute, BD_VERSION};
     int created;
     if ((rc = bd_store_run_get_or_create(db, &key, &res->run_id, &created, err))) return rc;
+    /* time and tokens of earlier invocations of a resumed run (whatever a
+     * killed invocation did after its items were stored is not counted) */
+    double prev_s = 0, prev_tok = 0;
+    if (!created) {
+        bd_run_info pi;
+        memset(&pi, 0, sizeof pi);
+        if ((rc = bd_store_run_get(db, res->run_id, &pi, err))) return rc;
+        json_object *pm = json_tokener_parse(pi.meta ? pi.meta : "{}"), *v;
+        if (pm && json_object_object_get_ex(pm, "seconds", &v)) prev_s = json_object_get_double(v);
+        if (pm && json_object_object_get_ex(pm, "tokens", &v)) prev_tok = json_object_get_double(v);
+        json_object_put(pm);
+        bd_run_info_clear(&pi);
+    }
     bd_keyset done = {0};
     if ((rc = bd_store_done_keys(db, res->run_id, &done, err))) return rc;
 
@@ -380,66 +514,52 @@ static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts 
     bd_progress pg;
     bd_progress_start(&pg, o->progress ? o->log : NULL, label, (long)(total - todo), (long)total);
     double t0 = now_s();
-    for (size_t i = 0; i < sel && !rc; i++) {
-        size_t r = pick[i];
-        for (int s = 0; s < samples && !rc; s++) {
-            char k[96];
-            if (def->sampled) snprintf(k, sizeof k, "%s#s%d", data->keys[r], s);
-            else snprintf(k, sizeof k, "%s", data->keys[r]);
-            if (bd_keyset_has(&done, k)) continue;
-            double ti = now_s();
-            bd_ask asks[4];
-            memset(asks, 0, sizeof asks);
-            int na = 0, skip = 0;
-            char reason[512] = "";
-            bd_item_out out = {0};
-            bd_sampling samp = {0, 1, 0, item_seed(o->seed, k)};
-            if (def->sampled) samp.temp = 1.0f;
-            rc = def->asks(data, r, &pc, asks, &na, err);
-            for (int a = 0; a < na && !rc && !skip; a++) rc = run_ask(&ic, &asks[a], &samp, &skip, reason, sizeof reason, err);
-            if (!rc && !skip) rc = def->finish(data, r, asks, na, &out, err);
-            int cap = 0;
-            for (int a = 0; a < na; a++) cap = asks[a].capped_new ? asks[a].capped_new : cap;
-            if (!rc && !skip && cap && out.scores) {
-                json_object *js = json_tokener_parse(out.scores);
-                if (js) {
-                    json_object_object_add(js, "max_new_tokens_capped", json_object_new_int(cap));
-                    free(out.scores);
-                    out.scores = bd_json_take(js);
-                    if (!out.scores) rc = bd_oom(err, "scores");
-                }
-                res->n_capped++;
-            }
-            if (!rc) {
-                char ph[65];
-                prompt_hash(asks, na, ph);
-                bd_item_in it = {k, ph, skip || out.skipped, skip ? reason : out.skip_reason,
-                                 skip ? NULL : out.output, skip ? NULL : out.answer, skip ? NULL : out.scores,
-                                 data->groups[r], now_s() - ti};
-                int ins = 0;
-                if (it.skipped && !res->reason[0] && it.skip_reason)
-                    snprintf(res->reason, sizeof res->reason, "%s", it.skip_reason);
-                rc = bd_store_item_put(db, res->run_id, &it, &ins, err);
-                res->n_new += ins;
-            }
-            if (rc) bd_wrap(err, "%s item %s", def->name, k);
-            for (int a = 0; a < na; a++) bd_ask_clear(&asks[a]);
-            bd_item_out_clear(&out);
-            bd_progress_step(&pg);
+    /* Items of a generation benchmark are decoded in groups (bd_generate_batch):
+     * the same outputs as one at a time, several times the speed. */
+    int group = def->max_new > 0 && bd_engine_can_batch(env->engine) ? (o->batch > 0 ? o->batch : BD_RUN_BATCH) : 1;
+    pend *pd = calloc((size_t)group, sizeof *pd);
+    if (!pd) rc = bd_oom(err, "items");
+    size_t gi = 0;
+    while (!rc) {
+        /* the next group of items not yet in the database, in order */
+        int np = 0;
+        for (; gi < sel * (size_t)samples && np < group; gi++) {
+            size_t r = pick[gi / (size_t)samples];
+            int smp = (int)(gi % (size_t)samples);
+            pend *it = &pd[np];
+            memset(it, 0, sizeof *it);
+            if (def->sampled) snprintf(it->key, sizeof it->key, "%s#s%d", data->keys[r], smp);
+            else snprintf(it->key, sizeof it->key, "%s", data->keys[r]);
+            if (bd_keyset_has(&done, it->key)) continue;
+            it->row = r;
+            it->samp = (bd_sampling){def->sampled ? 1.0f : 0, 1, 0, item_seed(o->seed, it->key)};
+            np++;
+        }
+        if (!np) break;
+        rc = run_group(&ic, def, data, &pc, pd, np, err);
+        double share = np ? (now_s() - pd[0].t0) / np : 0;
+        for (int k = 0; k < np; k++) {
+            pend *it = &pd[k];
+            if (!rc) rc = commit_item(db, &ic, def, data, it, share, res, err);
+            for (int a = 0; a < it->na; a++) bd_ask_clear(&it->asks[a]);
+            bd_item_out_clear(&it->out);
+            if (!rc) bd_progress_step(&pg);
         }
     }
+    free(pd);
     bd_progress_end(&pg);
     bd_keyset_free(&done);
     res->seconds = now_s() - t0;
     res->tokens_per_s = res->seconds > 0 ? (double)ic.tokens / res->seconds : 0;
     free(ic.buf);
     if (rc) return rc;
-    /* Speed and memory of this invocation (a resumed run overwrites them). */
+    /* Speed and memory, summed over the invocations of a resumed run. */
     if (ic.tokens > 0) {
         size_t kv_tok = (size_t)2 * (size_t)cfg->n_layers * (size_t)cfg->n_kv_heads * (size_t)cfg->head_dim * sizeof(float);
-        if ((rc = bd_store_run_meta_set_num(db, res->run_id, "tokens_per_s", res->tokens_per_s, err)) ||
-            (rc = bd_store_run_meta_set_num(db, res->run_id, "tokens", (double)ic.tokens, err)) ||
-            (rc = bd_store_run_meta_set_num(db, res->run_id, "seconds", res->seconds, err)) ||
+        double tot_s = prev_s + res->seconds, tot_tok = prev_tok + (double)ic.tokens;
+        if ((rc = bd_store_run_meta_set_num(db, res->run_id, "tokens_per_s", tot_s > 0 ? tot_tok / tot_s : 0, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "tokens", tot_tok, err)) ||
+            (rc = bd_store_run_meta_set_num(db, res->run_id, "seconds", tot_s, err)) ||
             (rc = bd_store_run_meta_set_num(db, res->run_id, "kv_bytes_per_token", (double)kv_tok, err)) ||
             (rc = bd_store_run_meta_set_num(db, res->run_id, "kv_bytes_peak", (double)kv_tok * ic.max_tokens, err)))
             return rc;

@@ -40,7 +40,12 @@ typedef struct bd_run_opts {
     FILE *log;                  /* where progress / notes go (stderr) */
     int verbose;                /* 1: show the first prompt of each benchmark as text
                                    and ids (makes the paper's double BOS visible) */
+    int batch;                  /* generation items decoded together (0 = BD_RUN_BATCH;
+                                   1 = one at a time): outputs are identical for any
+                                   value; a crash loses at most one group */
 } bd_run_opts;
+
+enum { BD_RUN_BATCH = 16 };
 
 /* The outcome of one (benchmark, template) pair. */
 typedef struct bd_run_outcome {

@@ -569,6 +569,7 @@ int cmd_demo(int argc, char **argv)
         {"--limit", NULL, 1, "rows per scoring benchmark, evenly spaced (0 = all)", NULL},
         {"--gen-limit", NULL, 1, "rows per generation benchmark (0 = as --limit)", NULL},
         {"--samples", NULL, 1, "samples per prompt for dt_stereotyping:sampled (the paper: 5)", NULL},
+        {"--batch", NULL, 1, "generation items decoded together (default 16; outputs identical for any value)", NULL},
         {"--accel", NULL, 1, "strategies, comma-separated (default: every strategy of the paper this build has)", NULL},
         {"--out-dir", "-o", 1, "where demo.db, demo-report.html and demo-report.md go (default .)", NULL},
         {"--md", NULL, 1, "also write the Markdown report (with the summary) to this file", NULL},
@@ -627,9 +628,10 @@ int cmd_demo(int argc, char **argv)
     if (!dir) dir = ".";
     long long limit = stories ? STORIES_LIMIT : SMOL_LIMIT, gen_limit = stories ? 0 : SMOL_GEN_LIMIT,
               samples = stories ? STORIES_SAMPLES : SMOL_SAMPLES, threads = 0,
-              calib_n = DEMO_CALIB_N, calib_len = DEMO_CALIB_LEN;
+              calib_n = DEMO_CALIB_N, calib_len = DEMO_CALIB_LEN, batch = 0;
     if (bd_opt_int(opts, n, "--limit", 0, 1LL << 40, &limit) || bd_opt_int(opts, n, "--gen-limit", 0, 1LL << 40, &gen_limit) ||
         bd_opt_int(opts, n, "--samples", 1, 1000, &samples) || bd_opt_int(opts, n, "--threads", 0, 4096, &threads) ||
+        bd_opt_int(opts, n, "--batch", 1, 256, &batch) ||
         bd_opt_int(opts, n, "--calib-samples", 0, 1 << 20, &calib_n) || bd_opt_int(opts, n, "--calib-seqlen", 0, 1 << 20, &calib_len))
         return 2;
     dm.model = model;
@@ -675,7 +677,8 @@ int cmd_demo(int argc, char **argv)
     fflush(stdout);
 
     bd_run_opts ro = {.benches = "all", .template_mode = "paper", .samples = (int)samples, .limit = (long)limit,
-                      .gen_limit = (long)gen_limit, .data_dir = data, .seed = 0, .progress = 1, .log = stderr};
+                      .gen_limit = (long)gen_limit, .data_dir = data, .seed = 0, .progress = 1, .log = stderr,
+                      .batch = (int)batch};
     /* calibration from the model's own samples (no external data), sized
      * down from the strategies' 128 x 512 tokens unless --calib-samples says */
     bd_accel_opts ao = {.calib = "selfgen", .calib_samples = (int)calib_n, .calib_seqlen = (int)calib_len,

@@ -162,6 +162,7 @@ int cmd_run(int argc, char **argv)
         {"--bench", "-b", 1, "benchmarks, comma-separated, or all (required)", NULL},
         {"--template", NULL, 1, "paper (default), on, off or both", NULL},
         {"--samples", NULL, 1, "samples per prompt for dt_stereotyping:sampled (default 5)", NULL},
+        {"--batch", NULL, 1, "generation items decoded together (default 16; outputs identical for any value)", NULL},
         {"--limit", NULL, 1, "rows per benchmark, evenly spaced over the file (default all)", NULL},
         {"--data", NULL, 1, "dataset folder, or folders separated by ':' (default ../shared/datasets)", NULL},
         {"--db", NULL, 1, "results database (default biasdrift.db)", NULL},
@@ -184,9 +185,10 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "biasdrift run: --model PATH and --bench LIST are required (biasdrift run --help)\n");
         return 2;
     }
-    long long samples = 5, limit = 0, seed = 0, threads = 0, cs = 0, cl = 0;
+    long long samples = 5, limit = 0, seed = 0, threads = 0, cs = 0, cl = 0, batch = 0;
     if (bd_opt_int(opts, n, "--calib-samples", 0, 1 << 20, &cs) || bd_opt_int(opts, n, "--calib-seqlen", 0, 1 << 20, &cl) ||
         bd_opt_int(opts, n, "--samples", 1, 1000, &samples) || bd_opt_int(opts, n, "--limit", 0, 1LL << 40, &limit) ||
+        bd_opt_int(opts, n, "--batch", 1, 256, &batch) ||
         bd_opt_int(opts, n, "--seed", -(1LL << 62), 1LL << 62, &seed) || bd_opt_int(opts, n, "--threads", 0, 4096, &threads))
         return 2;
     const char *tm = bd_opt_get(opts, n, "--template");
@@ -194,7 +196,7 @@ int cmd_run(int argc, char **argv)
     bd_run_opts ro = {.benches = bench, .template_mode = tm ? tm : "paper", .samples = (int)samples,
                       .limit = (long)limit, .data_dir = data ? data : "../shared/datasets", .seed = seed,
                       .progress = !bd_opt_get(opts, n, "--quiet"), .log = stderr,
-                      .verbose = bd_opt_get(opts, n, "--verbose") != NULL};
+                      .verbose = bd_opt_get(opts, n, "--verbose") != NULL, .batch = (int)batch};
     const char *db_path = bd_opt_get(opts, n, "--db");
     if (!db_path) db_path = "biasdrift.db";
     bd_err err = {0};

@@ -168,6 +168,12 @@ int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_e
             (rc = check_weight(L->w_down, "ffn down", l, c->dim, c->hidden_dim, err)))
             goto fail;
     }
+    e->packed = m->output->dtype == BD_PACKED;
+    for (int l = 0; l < c->n_layers; l++) {
+        const bd_layer *L = &m->layers[l];
+        const bd_tensor *w[7] = {L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down};
+        for (int i = 0; i < 7; i++) e->packed |= w[i]->dtype == BD_PACKED;
+    }
     size_t D = (size_t)c->dim, B = (size_t)e->max_batch;
     e->norms = amalloc(sizeof(float) * D * (2 * (size_t)c->n_layers + 1));
     e->inv_freq = amalloc(sizeof(float) * (size_t)(c->rope_dim / 2 + 1));
@@ -189,13 +195,17 @@ int bd_engine_new(bd_model *m, const bd_engine_opts *opts, bd_engine **out, bd_e
     e->att = amalloc(sizeof(float) * B * (size_t)e->q_dim);
     e->hb = amalloc(sizeof(float) * B * H);
     e->hb2 = amalloc(sizeof(float) * B * H);
+    e->kt = amalloc(sizeof(float) * B * (size_t)e->kv_dim);
+    e->vt = amalloc(sizeof(float) * B * (size_t)e->kv_dim);
+    e->tv = calloc(B, sizeof(tok_view));
     size_t lrows = (size_t)(4 * 1024 * 1024 / c->vocab_size); /* <= 16 MB of logits */
     if (lrows < 1) lrows = 1;
     if (lrows > B) lrows = B;
     e->logit_rows = (int)lrows;
     e->logits = amalloc(sizeof(float) * lrows * (size_t)c->vocab_size);
     e->scores = calloc((size_t)e->nthr, sizeof *e->scores);
-    if (!e->x || !e->xb || !e->xo || !e->q || !e->att || !e->hb || !e->hb2 || !e->logits || !e->scores) {
+    if (!e->x || !e->xb || !e->xo || !e->q || !e->att || !e->hb || !e->hb2 || !e->kt || !e->vt || !e->tv ||
+        !e->logits || !e->scores) {
         rc = bd_oom(err, "engine activations");
         goto fail;
     }
@@ -216,6 +226,7 @@ void bd_engine_free(bd_engine *e)
     free(e->scores);
     free(e->norms); free(e->inv_freq);
     free(e->x); free(e->xb); free(e->xo); free(e->q); free(e->att); free(e->hb); free(e->hb2);
+    free(e->kt); free(e->vt); free(e->tv);
     free(e->logits);
     free(e);
 }
@@ -273,6 +284,7 @@ typedef struct att_job {
     const float *q, *kb, *vb;
     float *out;
     int pos0;
+    const tok_view *tv;   /* NULL: one sequence, token t at pos0 + t */
 } att_job;
 
 /* One (token, head): causal softmax attention over positions 0..pos0+t. */
@@ -282,17 +294,18 @@ static void att_task(void *ctx, int64_t i, int thread)
     const bd_engine *e = j->e;
     const int nh = e->c.n_heads, hd = e->c.head_dim, kvd = e->kv_dim;
     const int t = (int)(i / nh), h = (int)(i % nh), g = h / (nh / e->c.n_kv_heads);
-    const int p = j->pos0 + t;
+    const int p = j->tv ? j->tv[t].pos : j->pos0 + t;
+    const float *kbase = j->tv ? j->tv[t].kb : j->kb, *vbase = j->tv ? j->tv[t].vb : j->vb;
     const float *q = j->q + (size_t)t * e->q_dim + (size_t)h * hd;
     float *sc = e->scores[thread];
     const float scale = (float)(1.0 / sqrt((double)hd));
     float mx = -INFINITY;
     if (e->k->att_qk) {
-        e->k->att_qk(q, j->kb + (size_t)g * hd, kvd, p + 1, hd, scale, sc);
+        e->k->att_qk(q, kbase + (size_t)g * hd, kvd, p + 1, hd, scale, sc);
         for (int s = 0; s <= p; s++) if (sc[s] > mx) mx = sc[s];
     } else {
         for (int s = 0; s <= p; s++) {
-            float v = e->k->dot_f32(q, j->kb + (size_t)s * kvd + (size_t)g * hd, hd) * scale;
+            float v = e->k->dot_f32(q, kbase + (size_t)s * kvd + (size_t)g * hd, hd) * scale;
             sc[s] = v;
             if (v > mx) mx = v;
         }
@@ -306,11 +319,11 @@ static void att_task(void *ctx, int64_t i, int thread)
     float *o = j->out + (size_t)t * e->q_dim + (size_t)h * hd;
     if (e->k->att_av) {
         for (int s = 0; s <= p; s++) sc[s] *= inv;
-        e->k->att_av(o, sc, j->vb + (size_t)g * hd, kvd, p + 1, hd);
+        e->k->att_av(o, sc, vbase + (size_t)g * hd, kvd, p + 1, hd);
         return;
     }
     memset(o, 0, sizeof(float) * (size_t)hd);
-    for (int s = 0; s <= p; s++) e->k->axpy(o, sc[s] * inv, j->vb + (size_t)s * kvd + (size_t)g * hd, hd);
+    for (int s = 0; s <= p; s++) e->k->axpy(o, sc[s] * inv, vbase + (size_t)s * kvd + (size_t)g * hd, hd);
 }
 
 static int ensure_scores(bd_engine *e, int n, bd_err *err)
@@ -377,32 +390,40 @@ static void observe(const bd_engine *e, int l, const char *which, const float *x
 
 /* One decoder block on x[n*dim] (tokens at positions pos0..pos0+n-1).
  * kb/vb: fp32 [pos0+n, kv_dim]; rows < pos0 hold the history, rows
- * pos0..pos0+n-1 are written here. */
-static int layer(bd_engine *e, int l, float *x, int n, int pos0, float *kb, float *vb, bd_err *err)
+ * pos0..pos0+n-1 are written here. With tv (batched decoding), token t
+ * belongs to its own sequence instead: history and new row in tv[t]. */
+static int layer(bd_engine *e, int l, float *x, int n, int pos0, float *kb, float *vb, const tok_view *tv,
+                 bd_err *err)
 {
     const bd_config *c = &e->c;
     const bd_layer *L = &e->m->layers[l];
     const int D = c->dim;
     const size_t kvd = (size_t)e->kv_dim;
-    int rc;
-    if ((rc = ensure_scores(e, pos0 + n, err))) return rc;
+    int rc, span = pos0 + n;
+    for (int t = 0; tv && t < n; t++) span = tv[t].pos + 1 > span ? tv[t].pos + 1 : span;
+    if ((rc = ensure_scores(e, span, err))) return rc;
     const float *wn = e->norms + 2 * (size_t)l * D;
     norm_rows(e, e->xb, x, wn, n);
     round_act(e, e->xb, (size_t)n * D);
     observe(e, l, "q", e->xb, n, D);
     observe(e, l, "k", e->xb, n, D);
     observe(e, l, "v", e->xb, n, D);
-    float *kn = kb + (size_t)pos0 * kvd, *vn = vb + (size_t)pos0 * kvd;
+    float *kn = tv ? e->kt : kb + (size_t)pos0 * kvd, *vn = tv ? e->vt : vb + (size_t)pos0 * kvd;
     bd_mm qkv[3] = {{L->wq, e->q}, {L->wk, kn}, {L->wv, vn}};
     if ((rc = bd_matmul(&e->mm, qkv, 3, e->xb, n, err))) return rc;
     round_act(e, e->q, (size_t)n * e->q_dim);
     round_act(e, kn, (size_t)n * kvd);
     round_act(e, vn, (size_t)n * kvd);
     for (int t = 0; t < n; t++) {
-        rope(e, e->q + (size_t)t * e->q_dim, c->n_heads, pos0 + t);
-        rope(e, kn + (size_t)t * kvd, c->n_kv_heads, pos0 + t);
+        int p = tv ? tv[t].pos : pos0 + t;
+        rope(e, e->q + (size_t)t * e->q_dim, c->n_heads, p);
+        rope(e, kn + (size_t)t * kvd, c->n_kv_heads, p);
+        if (tv) {
+            memcpy(tv[t].kb + (size_t)p * kvd, kn + (size_t)t * kvd, sizeof(float) * kvd);
+            memcpy(tv[t].vb + (size_t)p * kvd, vn + (size_t)t * kvd, sizeof(float) * kvd);
+        }
     }
-    att_job aj = {e, e->q, kb, vb, e->att, pos0};
+    att_job aj = {e, e->q, kb, vb, e->att, pos0, tv};
     bd_pool_run(e->pool, att_task, &aj, (int64_t)n * c->n_heads);
     round_act(e, e->att, (size_t)n * e->q_dim);
     observe(e, l, "o", e->att, n, e->q_dim);
@@ -441,7 +462,7 @@ int bd_engine_block(bd_engine *e, int l, float *x, int n, bd_err *err)
     if (!kb || !vb) rc = bd_oom(err, "block kv");
     for (int t0 = 0; !rc && t0 < n; t0 += e->max_batch) {
         int nc = n - t0 < e->max_batch ? n - t0 : e->max_batch;
-        rc = layer(e, l, x + (size_t)t0 * e->c.dim, nc, t0, kb, vb, err);
+        rc = layer(e, l, x + (size_t)t0 * e->c.dim, nc, t0, kb, vb, NULL, err);
     }
     free(kb);
     free(vb);
@@ -486,7 +507,7 @@ int bd_engine_run(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n, bd_chun
         int pos0 = bd_kv_pos(kv);
         for (int l = 0; l < e->c.n_layers; l++) {
             float *kb, *vb;
-            if ((rc = bd_kv_view(kv, l, nc, &kb, &vb, err)) || (rc = layer(e, l, e->x, nc, pos0, kb, vb, err)) ||
+            if ((rc = bd_kv_view(kv, l, nc, &kb, &vb, err)) || (rc = layer(e, l, e->x, nc, pos0, kb, vb, NULL, err)) ||
                 (rc = bd_kv_commit(kv, l, nc, err)))
                 goto fail;
         }
@@ -522,4 +543,44 @@ int bd_forward(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n, float *log
 {
     fwd_ctx f = {logits, want_all, n};
     return bd_engine_run(e, kv, tokens, n, fwd_chunk, &f, err);
+}
+
+int bd_engine_can_batch(const bd_engine *e) { return !e->packed && !e->obs; }
+
+int bd_forward_batch(bd_engine *e, bd_kv *const *kv, const int32_t *tokens, int n, float *logits, bd_err *err)
+{
+    if (n < 1 || n > e->max_batch)
+        return bd_fail(err, BD_EINPUT, "batched forward: %d sequences (expected 1..%d)", n, e->max_batch);
+    if (!bd_engine_can_batch(e))
+        return bd_fail(err, BD_EUNSUP, "batched forward: %s", e->obs ? "a calibration observer is installed"
+                       : "the model has packed (accel) weights, whose kernels may mix the tokens of a batch");
+    for (int s = 0; s < n; s++) {
+        for (int r = 0; r < s; r++)
+            if (kv[r] == kv[s]) return bd_fail(err, BD_EINPUT, "batched forward: sequences %d and %d share a cache", r, s);
+        if (bd_kv_pos(kv[s]) + 1 > bd_kv_capacity(kv[s]))
+            return bd_fail(err, BD_EINPUT, "batched forward: sequence %d: the cache is full (%d positions)", s,
+                           bd_kv_capacity(kv[s]));
+    }
+    int rc = 0, begun = 0;
+    for (; begun < n && !rc; begun++) rc = bd_kv_call_begin(kv[begun], 1, err);
+    if (!rc) rc = embed(e, tokens, n, err);
+    tok_view *tv = e->tv;
+    e->mm.force_gemm = 1;
+    for (int l = 0; l < e->c.n_layers && !rc; l++) {
+        for (int s = 0; s < n && !rc; s++) {
+            tv[s].pos = bd_kv_pos(kv[s]);
+            rc = bd_kv_view(kv[s], l, 1, &tv[s].kb, &tv[s].vb, err);
+        }
+        if (!rc) rc = layer(e, l, e->x, n, 0, NULL, NULL, tv, err);
+        for (int s = 0; s < n && !rc; s++) rc = bd_kv_commit(kv[s], l, 1, err);
+    }
+    if (!rc) {
+        for (int s = 0; s < n; s++) bd_kv_advance(kv[s], 1);
+        if (logits) rc = bd_engine_head(e, 0, n, logits, err);
+    }
+    e->mm.force_gemm = 0;
+    for (int s = 0; s < n && !rc; s++) rc = bd_kv_call_end(kv[s], err);
+    if (rc)
+        for (int s = 0; s < begun; s++) bd_kv_reset(kv[s]);
+    return rc;
 }

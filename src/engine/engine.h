@@ -61,6 +61,19 @@ int bd_engine_kv_new(bd_engine *e, int max_tokens, bd_kv **out, bd_err *err);
 int bd_forward(bd_engine *e, bd_kv *kv, const int32_t *tokens, int n,
                float *logits, int want_all, bd_err *err);
 
+/* Batched decoding: one new token for each of n sequences (each its own
+ * cache kv[s], at its own position), logits[n*vocab] (NULL = none). Every
+ * linear runs on the matrix-matrix path, whose results per token do not
+ * depend on the other tokens of the batch: a sequence decodes to the same
+ * bits alone or in any batch (but not to the bits of bd_forward's one-token
+ * path, which uses the matrix-vector kernels: they agree to fp32 rounding).
+ * BD_EUNSUP when bd_engine_can_batch is 0. After a failure every cache of
+ * the batch is emptied. */
+int bd_forward_batch(bd_engine *e, bd_kv *const *kv, const int32_t *tokens, int n, float *logits, bd_err *err);
+/* 0 when the model has packed (accel) weights, whose kernels may couple the
+ * tokens of a batch (LLM.int8's outlier columns), or an observer is set. */
+int bd_engine_can_batch(const bd_engine *e);
+
 /* logprobs[i] = ln P(ids[i+1] | ids[0..i]) for i in [0, n-1), in one batched pass. */
 int bd_score(bd_engine *e, const int32_t *ids, int n, float *logprobs, bd_err *err);
 
@@ -90,5 +103,23 @@ typedef int (*bd_token_cb)(void *ctx, int32_t token);
 int bd_generate(bd_engine *e, const int32_t *prompt, int n, int max_new,
                 const bd_sampling *s, const int32_t *stop, int n_stop,
                 bd_token_cb cb, void *cb_ctx, int32_t **out, int *n_out, bd_err *err);
+
+/* One request of bd_generate_batch; out/n_out are filled (out malloc'd, the
+ * caller frees it; stop token excluded). */
+typedef struct bd_gen_req {
+    const int32_t *prompt;
+    int n, max_new;
+    bd_sampling s;
+    int32_t *out;
+    int n_out;
+} bd_gen_req;
+
+/* Generates for n requests at once: each prompt is prefilled alone (as
+ * bd_generate does), then the sequences decode together through
+ * bd_forward_batch, one token each per step, until each stops (a stop id or
+ * its max_new). A request's output does not depend on the others in the
+ * call (see bd_forward_batch). Falls back to one bd_generate per request when
+ * bd_engine_can_batch is 0. On failure no request keeps an output. */
+int bd_generate_batch(bd_engine *e, bd_gen_req *req, int n, const int32_t *stop, int n_stop, bd_err *err);
 
 #endif

@@ -7,6 +7,10 @@
 #include "kv_impl.h"
 #include "matmul.h"
 
+/* Where token t of a batched decoding step (bd_forward_batch) keeps its
+ * history: its own sequence's K/V arrays (bd_kv_view) and its position. */
+typedef struct tok_view { float *kb, *vb; int pos; } tok_view;
+
 struct bd_engine {
     bd_model *m;
     bd_config c;             /* rope_dim filled in */
@@ -24,6 +28,9 @@ struct bd_engine {
     float *x, *xb, *xo;      /* [max_batch, dim] */
     float *q, *att;          /* [max_batch, q_dim] */
     float *hb, *hb2;         /* [max_batch, hidden_dim] */
+    float *kt, *vt;          /* [max_batch, kv_dim]: new K/V rows of a batched step */
+    tok_view *tv;            /* [max_batch]: the sequences of a batched step */
+    int packed;              /* some linear has a packed (accel) format */
     float *logits;           /* [logit_rows, vocab] */
     int logit_rows;
     float **scores;          /* per thread [scores_cap] */

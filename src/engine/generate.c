@@ -107,3 +107,105 @@ done:
     bd_sampler_free(&sp);
     return rc;
 }
+
+/* One sequence of a bd_generate_batch call. */
+typedef struct gseq {
+    bd_sampler sp;
+    bd_kv *kv;
+    float *logits;      /* its next-token logits */
+    int32_t *gen;
+    int ng, active, sp_ok;
+} gseq;
+
+int bd_generate_batch(bd_engine *e, bd_gen_req *req, int n, const int32_t *stop, int n_stop, bd_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        req[i].out = NULL;
+        req[i].n_out = 0;
+    }
+    if (n < 0) return bd_fail(err, BD_EINPUT, "generate: negative request count %d", n);
+    int rc = 0;
+    if (!bd_engine_can_batch(e) || n == 0) {
+        for (int i = 0; i < n && !rc; i++)
+            rc = bd_generate(e, req[i].prompt, req[i].n, req[i].max_new, &req[i].s, stop, n_stop, NULL, NULL,
+                             &req[i].out, &req[i].n_out, err);
+        goto out;
+    }
+    if (n > e->max_batch) {
+        /* in groups of max_batch (outputs do not depend on the grouping) */
+        for (int i0 = 0; i0 < n && !rc; i0 += e->max_batch)
+            rc = bd_generate_batch(e, req + i0, n - i0 < e->max_batch ? n - i0 : e->max_batch, stop, n_stop, err);
+        goto out;
+    }
+    const size_t V = (size_t)e->c.vocab_size;
+    int bmax = n;
+    gseq *q = calloc((size_t)n, sizeof *q);
+    bd_kv **kvs = malloc(sizeof(bd_kv *) * (size_t)bmax);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)bmax);
+    int *who = malloc(sizeof(int) * (size_t)bmax);
+    float *lg = malloc(sizeof(float) * (size_t)bmax * V);
+    if (!q || !kvs || !tok || !who || !lg) { rc = bd_oom(err, "batched generation"); goto done; }
+    for (int i = 0; i < n && !rc; i++) {
+        const bd_gen_req *r = &req[i];
+        if (r->n < 1) { rc = bd_fail(err, BD_EINPUT, "generate: request %d: the prompt has no tokens", i); break; }
+        if (r->max_new < 0) { rc = bd_fail(err, BD_EINPUT, "generate: request %d: negative token count", i); break; }
+        if ((rc = bd_sampler_init(&q[i].sp, &r->s, e->c.vocab_size, err))) break;
+        q[i].sp_ok = 1;
+        long long cap = (long long)r->n + (r->max_new > 0 ? r->max_new - 1 : 0);
+        if (cap > (1 << 30)) { rc = bd_fail(err, BD_EINPUT, "generate: %lld positions is too many", cap); break; }
+        q[i].gen = malloc(sizeof(int32_t) * (size_t)(r->max_new ? r->max_new : 1));
+        q[i].logits = malloc(sizeof(float) * V);
+        if (!q[i].gen || !q[i].logits) { rc = bd_oom(err, "generation"); break; }
+        if ((rc = bd_engine_kv_new(e, (int)cap, &q[i].kv, err))) break;
+        q[i].active = r->max_new > 0;
+        /* the prompt alone, exactly as bd_generate prefills it */
+        if (q[i].active) rc = bd_forward(e, q[i].kv, r->prompt, r->n, q[i].logits, 0, err);
+    }
+    for (int more = 1; more && !rc;) {
+        /* each active sequence picks its next token; those that go on form the step */
+        int m = 0;
+        more = 0;
+        for (int i = 0; i < n; i++) {
+            gseq *g = &q[i];
+            if (!g->active) continue;
+            int32_t t = bd_sampler_next(&g->sp, g->logits);
+            int is_stop = 0;
+            for (int k = 0; k < n_stop; k++) is_stop |= stop[k] == t;
+            if (is_stop) { g->active = 0; continue; }
+            g->gen[g->ng++] = t;
+            if (g->ng == req[i].max_new) { g->active = 0; continue; }
+            more = 1;
+            kvs[m] = g->kv;
+            tok[m] = t;
+            who[m++] = i;
+        }
+        if (!m) break;
+        if ((rc = bd_forward_batch(e, kvs, tok, m, lg, err))) break;
+        for (int b = 0; b < m; b++) memcpy(q[who[b]].logits, lg + (size_t)b * V, sizeof(float) * V);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        req[i].out = q[i].gen;
+        req[i].n_out = q[i].ng;
+        q[i].gen = NULL;
+    }
+done:
+    for (int i = 0; q && i < n; i++) {
+        bd_kv_free(q[i].kv);
+        free(q[i].gen);
+        free(q[i].logits);
+        if (q[i].sp_ok) bd_sampler_free(&q[i].sp);
+    }
+    free(q);
+    free(kvs);
+    free(tok);
+    free(who);
+    free(lg);
+out:
+    if (rc)
+        for (int i = 0; i < n; i++) {
+            free(req[i].out);
+            req[i].out = NULL;
+            req[i].n_out = 0;
+        }
+    return rc;
+}

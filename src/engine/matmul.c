@@ -86,7 +86,7 @@ static void run_dense(const job *j, const bd_tensor *w, float *y, int64_t r0, in
     const size_t rb = row_bytes(w);
     const uint8_t *base = w->data;
     const int n = j->n;
-    if (n <= DOT_MAX_N) {
+    if (n <= DOT_MAX_N && !j->c->force_gemm) {
         bd_dot_fn dot = k->dot[w->dtype];
         for (int64_t r = r0; r < r1; r++)
             for (int t = 0; t < n; t++) y[(size_t)t * out + r] = dot(base + (size_t)r * rb, j->x + (size_t)t * in, in);
@@ -183,7 +183,7 @@ int bd_matmul(bd_mmctx *c, const bd_mm *mm, int count, const float *x, int n, bd
     }
     int dense = 0;
     for (int p = 0; p < count; p++) dense |= mm[p].w->dtype != BD_PACKED;
-    if (dense && n > DOT_MAX_N) {
+    if (dense && (n > DOT_MAX_N || c->force_gemm)) {
         int64_t in = w_in(mm[0].w), tiles = (n + BD_GEMM_T - 1) / BD_GEMM_T;
         if (in > c->max_in) return bd_fail(err, BD_EFAIL, "matmul: row of %lld > scratch %lld", (long long)in, (long long)c->max_in);
         size_t nf = (size_t)tiles * BD_GEMM_T * (size_t)in;

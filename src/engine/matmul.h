@@ -21,6 +21,9 @@ typedef struct bd_mmctx {
     size_t xt_floats;
     void *pscratch;       /* packed-format prep scratch */
     size_t pscratch_size;
+    int force_gemm;       /* 1: the matrix-matrix path for any token count, so each
+                           * token's result is independent of the batch it is in
+                           * (batched decoding of several sequences) */
 } bd_mmctx;
 
 /* One product of a batched call: y[t*out + r] = sum_i W[r,i] x[t*in + i]. */

@@ -25,7 +25,7 @@ static void run_args(const char *db, char **argv)
     static const char *const base[] = {"run", "--model", "../shared/models/stories260K/stories260K.bin",
                                        "--tokenizer", "../shared/models/stories260K/tok512.bin", "--bench",
                                        "dt_stereotyping:sampled", "--limit", "2", "--samples", "2", "--data",
-                                       "tests/fixtures/data", "--seed", "7", "--threads", "1", "-q", "--db", NULL};
+                                       "tests/fixtures/data", "--seed", "7", "--threads", "1", "--batch", "1", "-q", "--db", NULL};
     int n = 0;
     argv[n++] = (char *)bin();
     for (int i = 0; base[i]; i++) argv[n++] = (char *)base[i];
@@ -113,6 +113,26 @@ static void test_kill_resume(void)
     /* a third run resumes with nothing to do and adds nothing */
     CHECK_EQ_INT(wait_rc(spawn(b)), 0);
     CHECK_EQ_INT(count_items(b, NULL), na);
+
+    /* decoded in groups of 3 (then 1) and with 2 threads: the same items, bit for bit */
+    char c[300], cmd[1200];
+    snprintf(c, sizeof c, "%s/c3.db", dir);
+    snprintf(cmd, sizeof cmd, "%s run --model ../shared/models/stories260K/stories260K.bin --tokenizer "
+             "../shared/models/stories260K/tok512.bin --bench dt_stereotyping:sampled --limit 2 --samples 2 --data "
+             "tests/fixtures/data --seed 7 --threads 2 --batch 3 -q --db %s >/dev/null 2>&1", bin(), c);
+    CHECK_EQ_INT(system(cmd), 0);
+    bd_item *ic = NULL;
+    long nc = count_items(c, &ic);
+    CHECK_EQ_INT(nc, na);
+    ia = NULL;
+    count_items(a, &ia);
+    for (long i = 0; i < na && i < nc && ia && ic; i++) {
+        CHECK_STR(ic[i].key, ia[i].key);
+        CHECK_STR(ic[i].output, ia[i].output);
+        CHECK_STR(ic[i].scores, ia[i].scores);
+    }
+    if (ia) bd_store_items_free(ia, (size_t)na);
+    if (ic) bd_store_items_free(ic, (size_t)nc);
 }
 
 static int sh(const char *cmd, char *out, size_t n)
