@@ -125,14 +125,10 @@ static int kvq_encode(const void *params, const float *src, int n_tok, int kv_di
     return 0;
 }
 
-static void kvq_decode(const void *params, const void *src, int n_tok, int kv_dim, int is_key,
-                       float *dst)
+/* The reference decode, one element at a time in any layout. */
+static void decode_generic(const bd_kvq_params *p, const uint8_t *q, const unsigned char *meta, int64_t n_tok,
+                           int64_t kv_dim, int64_t ng, float *dst)
 {
-    const bd_kvq_params *p = params;
-    (void)is_key;
-    int64_t n = (int64_t)n_tok * kv_dim, ng = bd_kvq_groups(p, n);
-    const uint8_t *q = src;
-    const unsigned char *meta = (const unsigned char *)src + codes_bytes(p, n);
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t c = 0; c < kv_dim; c++) {
             int64_t k = flat_of(t, c, n_tok, p->head_dim), g = group_of(p, k, ng);
@@ -154,6 +150,112 @@ static void kvq_decode(const void *params, const void *src, int n_tok, int kv_di
         }
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* HQQ decode with the F16C conversions, 8 elements at a time: the same fp32
+ * operations and round-to-nearest-even fp16 roundings as decode_generic, so
+ * the same bits. The cache decodes its whole history at every step of every
+ * layer (as HF's QuantizedCache does), which made this the hot spot of KV
+ * quantization. Walks the flat (head-major) order run by run: head h, token
+ * t covers flat k0 .. k0+hd-1 and dst t*kv_dim + h*hd onwards, and the group
+ * index advances by one per element (axis 0: k mod ng) or per group of
+ * elements (axis 1: k / group), with no division per element. */
+__attribute__((target("avx2,f16c"))) static void decode_hqq_f16c(const bd_kvq_params *p, const uint8_t *q,
+                                                                const unsigned char *meta, int64_t n_tok,
+                                                                int64_t kv_dim, int64_t ng, float *dst)
+{
+    const int64_t hd = p->head_dim, nh = kv_dim / hd, G = p->group;
+    for (int64_t h = 0; h < nh; h++)
+        for (int64_t t = 0; t < n_tok; t++) {
+            int64_t k = (h * n_tok + t) * hd;
+            float *o = dst + t * kv_dim + h * hd;
+            int64_t g = p->axis == 1 ? k / G : k % ng, left = p->axis == 1 ? G - k % G : 0;
+            for (int64_t d = 0; d < hd;) {
+                int m = hd - d < 8 ? (int)(hd - d) : 8;
+                __m256 qv, zf, sf;
+                if (m == 8 && (p->bits == 8 || !(k & 1)) &&
+                    (p->axis == 0 ? g + 8 <= ng : left >= 8)) {
+                    /* the common case, from vector loads: 8 codes in a row and
+                     * 8 consecutive groups (axis 0) or one group (axis 1) */
+                    __m256i c;
+                    if (p->bits == 8) {
+                        c = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q + k)));
+                    } else {
+                        int32_t w;
+                        memcpy(&w, q + k / 2, 4);
+                        __m128i b = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(w));
+                        __m128i hi = _mm_srli_epi32(b, 4), lo = _mm_and_si128(b, _mm_set1_epi32(15));
+                        c = _mm256_set_m128i(_mm_unpackhi_epi32(hi, lo), _mm_unpacklo_epi32(hi, lo));
+                    }
+                    qv = _mm256_cvtepi32_ps(c);
+                    if (p->axis == 0) {
+                        /* meta of group g: fp16 scale, fp16 zero; 8 groups = 8 x 32 bits */
+                        __m256i w = _mm256_loadu_si256((const __m256i *)(meta + g * 4));
+                        __m256i sc = _mm256_and_si256(w, _mm256_set1_epi32(0xffff)), ze = _mm256_srli_epi32(w, 16);
+                        __m256i pk = _mm256_permute4x64_epi64(_mm256_packus_epi32(sc, ze), 0xd8);
+                        sf = _mm256_cvtph_ps(_mm256_castsi256_si128(pk));
+                        zf = _mm256_cvtph_ps(_mm256_extracti128_si256(pk, 1));
+                        g += 8;
+                        if (g == ng) g = 0;
+                    } else {
+                        uint16_t s1, z1;
+                        memcpy(&s1, meta + g * 4, 2);
+                        memcpy(&z1, meta + g * 4 + 2, 2);
+                        sf = _mm256_cvtph_ps(_mm_set1_epi16((short)s1));
+                        zf = _mm256_cvtph_ps(_mm_set1_epi16((short)z1));
+                        left -= 8;
+                        if (left == 0) { g++; left = G; }
+                    }
+                    k += 8;
+                } else {
+                    uint16_t sh[8] = {0}, zh[8] = {0};
+                    int32_t code[8] = {0};
+                    for (int i = 0; i < m; i++, k++) {
+                        memcpy(&sh[i], meta + g * 4, 2);
+                        memcpy(&zh[i], meta + g * 4 + 2, 2);
+                        code[i] = get_code(q, p->bits, k);
+                        if (p->axis == 1) {
+                            if (--left == 0) { g++; left = G; }
+                        } else if (++g == ng) {
+                            g = 0;
+                        }
+                    }
+                    qv = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)code));
+                    zf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)zh));
+                    sf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sh));
+                }
+                __m256 v = _mm256_sub_ps(qv, zf);
+                v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                v = _mm256_mul_ps(v, sf);
+                v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                float tmp[8];
+                _mm256_storeu_ps(tmp, v);
+                memcpy(o + d, tmp, sizeof(float) * (size_t)m);
+                d += m;
+            }
+        }
+}
+#endif
+
+static void kvq_decode(const void *params, const void *src, int n_tok, int kv_dim, int is_key,
+                       float *dst)
+{
+    const bd_kvq_params *p = params;
+    (void)is_key;
+    int64_t n = (int64_t)n_tok * kv_dim, ng = bd_kvq_groups(p, n);
+    const uint8_t *q = src;
+    const unsigned char *meta = (const unsigned char *)src + codes_bytes(p, n);
+#if defined(__x86_64__)
+    if (!p->quanto && (p->axis == 0 || p->axis == 1) && p->head_dim > 0 && kv_dim % p->head_dim == 0 &&
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
+        decode_hqq_f16c(p, q, meta, n_tok, kv_dim, ng, dst);
+        return;
+    }
+#endif
+    decode_generic(p, q, meta, n_tok, kv_dim, ng, dst);
+}
+
 const bd_kv_codec bd_kvq_hqq = {
     .name = "hqq",
     .residual_len = 128,
@@ -169,3 +271,9 @@ const bd_kv_codec bd_kvq_quanto = {
     .encode = kvq_encode,
     .decode = kvq_decode,
 };
+
+void bd_kvq_decode_ref(const bd_kvq_params *p, const void *src, int n_tok, int kv_dim, float *dst)
+{
+    int64_t n = (int64_t)n_tok * kv_dim;
+    decode_generic(p, src, (const unsigned char *)src + codes_bytes(p, n), n_tok, kv_dim, bd_kvq_groups(p, n), dst);
+}

@@ -22,6 +22,9 @@ typedef struct bd_kvq_params {
     int head_dim;
 } bd_kvq_params;
 
+/* The element-by-element decoder (tests compare the codec's fast path with it). */
+void bd_kvq_decode_ref(const bd_kvq_params *p, const void *src, int n_tok, int kv_dim, float *dst);
+
 extern const bd_kv_codec bd_kvq_hqq;
 extern const bd_kv_codec bd_kvq_quanto;
 
