@@ -15,7 +15,6 @@
 #include "tiny.h"
 
 static size_t sz_f32(const void *p, int n, int d) { (void)p; return (size_t)n * d * 4; }
-static size_t sz_bf16(const void *p, int n, int d) { (void)p; return (size_t)n * d * 2; }
 
 typedef struct rec { int n_enc, lens[64]; } rec;
 
@@ -39,19 +38,6 @@ static int enc_copy(const void *p, const float *s, int n, int d, int is_key, voi
     (void)p; (void)is_key; (void)e;
     memcpy(dst, s, (size_t)n * d * 4);
     return 0;
-}
-static int enc_bf16(const void *p, const float *s, int n, int d, int is_key, void *dst, bd_err *e)
-{
-    (void)p; (void)is_key; (void)e;
-    uint16_t *o = dst;
-    for (size_t i = 0; i < (size_t)n * d; i++) o[i] = bd_f32_to_bf16(s[i]);
-    return 0;
-}
-static void dec_bf16(const void *p, const void *src, int n, int d, int is_key, float *dst)
-{
-    (void)p; (void)is_key;
-    const uint16_t *h = src;
-    for (size_t i = 0; i < (size_t)n * d; i++) dst[i] = bd_bf16_to_f32(h[i]);
 }
 
 enum { RES = 3, P = 5, STEPS = 9 };
@@ -150,7 +136,7 @@ static void test_copy_bf16(void)
     const int V = c.vocab_size;
     const size_t kvd = (size_t)c.n_kv_heads * c.head_dim;
     bd_kv_codec copy = {"copy", RES, sz_f32, enc_copy, dec_f32};
-    bd_kv_codec bf = {"bf16", RES, sz_bf16, enc_bf16, dec_bf16};
+    bd_kv_codec bf = {"bf16", RES, tiny_sz_bf16, tiny_enc_bf16, tiny_dec_bf16};
     size_t b0, b1, b2;
     float *l0 = run_codec(&T, NULL, &b0), *l1 = run_codec(&T, &copy, &b1), *l2 = run_codec(&T, &bf, &b2);
     CHECK_MSG(!memcmp(l0, l1, sizeof(float) * V * (STEPS + 1)), "identity codec changed the logits");

@@ -84,6 +84,22 @@ static void tiny_free(tiny *T)
     free(T->m.layers);
 }
 
+/* A KV codec for tests: stores bfloat16 (rounded to nearest-even). */
+static inline size_t tiny_sz_bf16(const void *p, int n, int d) { (void)p; return (size_t)n * d * 2; }
+static inline int tiny_enc_bf16(const void *p, const float *s, int n, int d, int is_key, void *dst, bd_err *e)
+{
+    (void)p; (void)is_key; (void)e;
+    uint16_t *o = dst;
+    for (size_t i = 0; i < (size_t)n * d; i++) o[i] = bd_f32_to_bf16(s[i]);
+    return 0;
+}
+static inline void tiny_dec_bf16(const void *p, const void *src, int n, int d, int is_key, float *dst)
+{
+    (void)p; (void)is_key;
+    const uint16_t *h = src;
+    for (size_t i = 0; i < (size_t)n * d; i++) dst[i] = bd_bf16_to_f32(h[i]);
+}
+
 /* ---- reference ---- */
 
 typedef struct ref {
