@@ -393,10 +393,9 @@ static int run_group(item_ctx *ic, const bd_bench_def *def, bd_bench_data *data,
 }
 
 /* Stores one computed item (seconds: its share of its group's time). */
-static int commit_item(bd_store *db, item_ctx *ic, const bd_bench_def *def, bd_bench_data *data, pend *it,
+static int commit_item(bd_store *db, const bd_bench_def *def, bd_bench_data *data, pend *it,
                        double seconds, bd_run_outcome *res, bd_err *err)
 {
-    (void)ic;
     int rc = 0, cap = 0;
     for (int a = 0; a < it->na; a++) cap = it->asks[a].capped_new ? it->asks[a].capped_new : cap;
     if (!it->skip && cap && it->out.scores) {
@@ -421,7 +420,6 @@ static int commit_item(bd_store *db, item_ctx *ic, const bd_bench_def *def, bd_b
     rc = bd_store_item_put(db, res->run_id, &in, &ins, err);
     res->n_new += ins;
     if (rc) bd_wrap(err, "%s item %s", def->name, it->key);
-    (void)def;
     return rc;
 }
 
@@ -540,7 +538,7 @@ static int run_pair_rows(bd_store *db, const bd_run_env *env, const bd_run_opts 
         double share = np ? (now_s() - pd[0].t0) / np : 0;
         for (int k = 0; k < np; k++) {
             pend *it = &pd[k];
-            if (!rc) rc = commit_item(db, &ic, def, data, it, share, res, err);
+            if (!rc) rc = commit_item(db, def, data, it, share, res, err);
             for (int a = 0; a < it->na; a++) bd_ask_clear(&it->asks[a]);
             bd_item_out_clear(&it->out);
             if (!rc) bd_progress_step(&pg);
