@@ -374,7 +374,19 @@ static int run_group(item_ctx *ic, const bd_bench_def *def, bd_bench_data *data,
     if (!rc && nreq) {
         const int32_t *stop;
         int n_stop = bd_tok_eog(env->tok, &stop);
-        rc = bd_generate_batch(env->engine, rq, nreq, stop, n_stop, err);
+        /* consecutive requests whose caches together fit BD_RUN_KV_BUDGET
+         * (at least one): the grouping never changes an output */
+        const bd_config *cfg = bd_engine_config(env->engine);
+        double per_tok = 2.0 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim * sizeof(float);
+        for (int q0 = 0, q1; q0 < nreq && !rc; q0 = q1) {
+            double bytes = 0;
+            for (q1 = q0; q1 < nreq; q1++) {
+                double b = per_tok * ((double)rq[q1].n + rq[q1].max_new);
+                if (q1 > q0 && bytes + b > BD_RUN_KV_BUDGET) break;
+                bytes += b;
+            }
+            rc = bd_generate_batch(env->engine, rq + q0, q1 - q0, stop, n_stop, err);
+        }
         for (int q = 0; q < nreq && !rc; q++) rc = gen_done(ic, who[q], &rq[q], err);
     }
     for (int k = 0; k < np && !rc; k++) {

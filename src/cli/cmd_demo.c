@@ -569,7 +569,7 @@ int cmd_demo(int argc, char **argv)
         {"--limit", NULL, 1, "rows per scoring benchmark, evenly spaced (0 = all)", NULL},
         {"--gen-limit", NULL, 1, "rows per generation benchmark (0 = as --limit)", NULL},
         {"--samples", NULL, 1, "samples per prompt for dt_stereotyping:sampled (the paper: 5)", NULL},
-        {"--batch", NULL, 1, "generation items decoded together (default 16; outputs identical for any value)", NULL},
+        {"--batch", NULL, 1, "generation items decoded together (default 32, fewer if their KV caches pass 2 GiB; outputs identical for any value)", NULL},
         {"--accel", NULL, 1, "strategies, comma-separated (default: every strategy of the paper this build has)", NULL},
         {"--out-dir", "-o", 1, "where demo.db, demo-report.html and demo-report.md go (default .)", NULL},
         {"--md", NULL, 1, "also write the Markdown report (with the summary) to this file", NULL},

@@ -162,7 +162,7 @@ int cmd_run(int argc, char **argv)
         {"--bench", "-b", 1, "benchmarks, comma-separated, or all (required)", NULL},
         {"--template", NULL, 1, "paper (default), on, off or both", NULL},
         {"--samples", NULL, 1, "samples per prompt for dt_stereotyping:sampled (default 5)", NULL},
-        {"--batch", NULL, 1, "generation items decoded together (default 16; outputs identical for any value)", NULL},
+        {"--batch", NULL, 1, "generation items decoded together (default 32, fewer if their KV caches pass 2 GiB; outputs identical for any value)", NULL},
         {"--limit", NULL, 1, "rows per benchmark, evenly spaced over the file (default all)", NULL},
         {"--data", NULL, 1, "dataset folder, or folders separated by ':' (default ../shared/datasets)", NULL},
         {"--db", NULL, 1, "results database (default biasdrift.db)", NULL},
