@@ -91,6 +91,38 @@ void bd_bench_data_free(bd_bench_data *d)
     free(d);
 }
 
+static int cmp_key_row(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    int c = strcmp(*x, *y);
+    return c ? c : (*x < *y ? -1 : *x > *y);
+}
+
+/* Item keys identify results in the database (INSERT OR IGNORE, resume,
+ * pairing with the baseline): two rows with one key would silently keep one
+ * result and drop the other, so a dataset with a repeated key is refused. */
+static int check_keys(const bd_bench_data *d, bd_err *err)
+{
+    if (d->n < 2) return 0;
+    const char **k = malloc(d->n * sizeof *k);
+    if (!k) return bd_oom(err, "key check");
+    for (size_t i = 0; i < d->n; i++) k[i] = d->keys[i];
+    qsort(k, d->n, sizeof *k, cmp_key_row);
+    int rc = 0;
+    for (size_t i = 1; i < d->n && !rc; i++)
+        if (!strcmp(k[i - 1], k[i])) {
+            size_t a = 0, b = 0;
+            for (size_t j = 0; j < d->n; j++) {
+                if (d->keys[j] == k[i - 1]) a = j;
+                if (d->keys[j] == k[i]) b = j;
+            }
+            rc = bd_fail(err, BD_EINPUT, "%s: %s: rows %zu and %zu have the same item key \"%s\" (results would overwrite "
+                         "each other)", d->def->name, d->n_files ? d->files[0] : "dataset", a < b ? a : b, a < b ? b : a, k[i]);
+        }
+    free(k);
+    return rc;
+}
+
 int bd_bench_load(const bd_bench_def *def, const char *dir, bd_bench_data **out, bd_err *err)
 {
     *out = NULL;
@@ -98,6 +130,7 @@ int bd_bench_load(const bd_bench_def *def, const char *dir, bd_bench_data **out,
     if (!d) return bd_oom(err, "bench data");
     d->def = def;
     int rc = def->load(dir, d, err);
+    if (!rc) rc = check_keys(d, err);
     if (rc) { bd_bench_data_free(d); return rc; }
     *out = d;
     return 0;

